@@ -1,0 +1,153 @@
+"""Passwords, tokens and the acting principal.
+
+Access tokens are short-lived HS256 JWTs. Refresh tokens are opaque random strings stored hashed, so a
+database leak does not leak usable tokens. Participant tokens are JWTs scoped to one participant of one
+live session, for students who join without an account.
+"""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.errors import Forbidden, Unauthenticated
+from core.settings import get_settings
+
+_ALGORITHM = "HS256"
+PARTICIPANT_TOKEN_HOURS = 12
+_hasher = PasswordHasher()
+# Verifying against this when the email is unknown keeps the response time the same as for a real account.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-but-same-cost")
+
+
+class Role(StrEnum):
+    STUDENT = "STUDENT"
+    INSTRUCTOR = "INSTRUCTOR"
+    ADMIN = "ADMIN"
+
+
+@dataclass(frozen=True)
+class UserActor:
+    user_id: uuid.UUID
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class ParticipantActor:
+    participant_id: uuid.UUID
+    session_id: uuid.UUID
+
+
+Actor = UserActor | ParticipantActor | None
+
+
+def require_user(actor: Actor) -> UserActor:
+    if not isinstance(actor, UserActor):
+        raise Unauthenticated()
+    return actor
+
+
+def require_role(actor: Actor, *roles: Role) -> UserActor:
+    user = require_user(actor)
+    if user.role not in roles and not user.is_admin:
+        raise Forbidden()
+    return user
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def _encode(claims: dict[str, Any], lifetime: timedelta) -> str:
+    now = datetime.now(UTC)
+    payload = {**claims, "iat": now, "exp": now + lifetime, "jti": uuid.uuid4().hex}
+    return jwt.encode(payload, get_settings().secret_key, algorithm=_ALGORITHM)
+
+
+def _decode(token: str, expected_type: str) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            get_settings().secret_key,
+            algorithms=[_ALGORITHM],
+            options={"require": ["exp", "iat", "sub", "typ"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise Unauthenticated("Token expired") from error
+    except jwt.PyJWTError as error:
+        raise Unauthenticated("Invalid token") from error
+    if claims["typ"] != expected_type:
+        raise Unauthenticated("Invalid token")
+    return claims
+
+
+def issue_access_token(user_id: uuid.UUID, role: Role) -> tuple[str, int]:
+    lifetime = timedelta(minutes=get_settings().access_token_minutes)
+    token = _encode({"sub": str(user_id), "role": role.value, "typ": "access"}, lifetime)
+    return token, int(lifetime.total_seconds())
+
+
+def issue_participant_token(participant_id: uuid.UUID, session_id: uuid.UUID) -> str:
+    claims = {"sub": str(participant_id), "sid": str(session_id), "typ": "participant"}
+    return _encode(claims, timedelta(hours=PARTICIPANT_TOKEN_HOURS))
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A fresh refresh token and the hash that is stored in its place."""
+    token = secrets.token_urlsafe(48)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def actor_from_authorization(value: str | None) -> Actor:
+    """The principal behind an `Authorization` value; None when absent, Unauthenticated when invalid."""
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if not token:
+        token, scheme = scheme, "bearer"
+    if scheme.lower() != "bearer":
+        raise Unauthenticated("Unsupported authorization scheme")
+    header = _peek_type(token)
+    if header == "participant":
+        claims = _decode(token, "participant")
+        return ParticipantActor(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
+    claims = _decode(token, "access")
+    try:
+        return UserActor(uuid.UUID(claims["sub"]), Role(claims["role"]))
+    except (KeyError, ValueError) as error:
+        raise Unauthenticated("Invalid token") from error
+
+
+def _peek_type(token: str) -> str | None:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as error:
+        raise Unauthenticated("Invalid token") from error
+    typ = claims.get("typ")
+    return typ if isinstance(typ, str) else None

@@ -1,0 +1,75 @@
+"""Database engine, sessions and the after-commit effect buffer.
+
+Queries use short read sessions (`read_session`); every mutation runs in one `transaction`. Side
+effects (pub/sub publishes, job enqueues) are registered with `after_commit` and run only once the
+transaction has committed; a rollback drops them.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from core.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+Effect = Callable[[], Awaitable[object]]
+_AFTER_COMMIT = "after_commit"
+
+_engine: AsyncEngine | None = None
+_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+
+def engine() -> AsyncEngine:
+    global _engine, _sessionmaker
+    if _engine is None:
+        settings = get_settings()
+        _engine = create_async_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_size,
+            pool_pre_ping=True,
+        )
+        _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
+    return _engine
+
+
+def sessionmaker() -> async_sessionmaker[AsyncSession]:
+    engine()
+    assert _sessionmaker is not None
+    return _sessionmaker
+
+
+async def dispose_engine() -> None:
+    global _engine, _sessionmaker
+    if _engine is not None:
+        await _engine.dispose()
+    _engine = None
+    _sessionmaker = None
+
+
+@asynccontextmanager
+async def read_session() -> AsyncIterator[AsyncSession]:
+    async with sessionmaker()() as session:
+        yield session
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[AsyncSession]:
+    """One unit of work: commits at the end, or rolls back and drops its queued effects."""
+    async with sessionmaker()() as session:
+        async with session.begin():
+            yield session
+        effects: list[Effect] = session.info.pop(_AFTER_COMMIT, [])
+    for effect in effects:
+        try:
+            await effect()
+        except Exception:
+            # The data is committed; a failed notification must not turn the mutation into an error.
+            logger.exception("after-commit effect failed")
+
+
+def after_commit(db: AsyncSession, effect: Effect) -> None:
+    db.info.setdefault(_AFTER_COMMIT, []).append(effect)

@@ -1,0 +1,37 @@
+"""Enqueueing arq jobs, always after the commit that made them necessary."""
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import after_commit
+from core.settings import get_settings
+
+_pool: ArqRedis | None = None
+
+
+def redis_settings() -> RedisSettings:
+    return RedisSettings.from_dsn(get_settings().redis_url)
+
+
+async def job_queue() -> ArqRedis:
+    global _pool
+    if _pool is None:
+        _pool = await create_pool(redis_settings())
+    return _pool
+
+
+async def close_job_queue() -> None:
+    global _pool
+    if _pool is not None:
+        await _pool.aclose()
+    _pool = None
+
+
+async def enqueue(name: str, *args: object, job_id: str | None = None) -> None:
+    """A job id makes the enqueue idempotent: arq keeps one job per id while it is queued or kept."""
+    await (await job_queue()).enqueue_job(name, *args, _job_id=job_id)
+
+
+def enqueue_after_commit(db: AsyncSession, name: str, *args: object, job_id: str | None = None) -> None:
+    after_commit(db, lambda: enqueue(name, *args, job_id=job_id))

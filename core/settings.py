@@ -1,0 +1,74 @@
+"""The one place configuration is read from the environment."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = "development"
+    # Required in production; the development default is refused when ENVIRONMENT=production.
+    secret_key: str = "dev-insecure-secret-key-change-me-0123456789"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/studymate"
+    database_pool_size: int = 10
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_activity_topic: str = "activity-logs"
+    kafka_consumer_group: str = "studymate-activity-drain"
+
+    public_url: str = "http://127.0.0.1:8000"
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
+    )
+
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    instructor_invite_code: str | None = None
+
+    login_max_failures: int = 5
+    login_lock_minutes: int = 30
+
+    graphql_introspection: bool = True
+    graphql_max_depth: int = 12
+    graphql_max_tokens: int = 2000
+    graphql_max_aliases: int = 30
+    graphql_parser_cache_size: int = 512
+    persisted_query_ttl_seconds: int = 7 * 24 * 3600
+    websocket_ping_seconds: float = 12.0
+
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-3-5-haiku-latest"
+    together_api_key: str | None = None
+    together_base_url: str = "https://api.together.xyz/v1"
+    together_model: str = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+    ai_provider_order: list[str] = Field(default_factory=lambda: ["openai", "anthropic", "together"])
+    ai_timeout_seconds: float = 30.0
+    ai_max_retries: int = 2
+
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+
+    android_package_name: str = "dev.studymate.app"
+    android_cert_fingerprints: list[str] = Field(default_factory=list)
+
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    settings = Settings()
+    if settings.is_production and settings.secret_key.startswith("dev-insecure"):
+        raise RuntimeError("SECRET_KEY must be set in production")
+    return settings

@@ -1,0 +1,49 @@
+"""The one StudyMate schema: per-domain roots merged, with the platform's extensions."""
+
+from collections.abc import Callable
+
+from strawberry import Schema
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+
+from core.settings import get_settings
+from schema.accounts import AccountsMutation, AccountsQuery
+from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
+from schema.errors import DomainErrors
+from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
+from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
+
+Query = merge_types("Query", (AccountsQuery, ClassroomQuery, RecordingsQuery, NotificationsQuery))
+Mutation = merge_types(
+    "Mutation", (AccountsMutation, ClassroomMutation, RecordingsMutation, NotificationsMutation)
+)
+Subscription = merge_types(
+    "Subscription", (ClassroomSubscription, RecordingsSubscription, NotificationsSubscription)
+)
+
+
+def _extensions() -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+    """Factories, so every operation gets fresh extension instances."""
+    settings = get_settings()
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        DomainErrors,
+        lambda: ParserCache(maxsize=settings.graphql_parser_cache_size),
+        lambda: ValidationCache(maxsize=settings.graphql_parser_cache_size),
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+    ]
+    if not settings.graphql_introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=_extensions())

@@ -1,0 +1,35 @@
+"""The arq worker: its jobs and its start-up and shut-down."""
+
+from typing import Any, ClassVar
+
+from arq.connections import RedisSettings
+from arq.worker import Function, func
+
+from core.db import dispose_engine
+from core.jobs import close_job_queue, redis_settings
+from core.logging import configure_logging
+from core.redis import close_redis
+from workers import notifications
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    configure_logging()
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await close_job_queue()
+    await close_redis()
+    await dispose_engine()
+
+
+class WorkerSettings:
+    functions: ClassVar[list[Function]] = [
+        func(notifications.send_welcome, name="notification.welcome", max_tries=5),
+    ]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings: ClassVar[RedisSettings] = redis_settings()
+    max_jobs = 20
+    job_timeout = 300
+    keep_result = 3600
+    handle_signals = True
