@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import event, text
@@ -19,6 +20,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from core.embedded import EmbeddedStack, free_port
+
+if TYPE_CHECKING:
+    from tests.client import GraphQLClient
 
 _stack: EmbeddedStack | None = None
 _tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -122,3 +126,33 @@ def count_queries() -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(sync_engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+async def gql(api_url: str) -> AsyncIterator["GraphQLClient"]:
+    import httpx
+
+    from tests.client import GraphQLClient
+
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        yield GraphQLClient(http)
+
+
+async def run_jobs() -> int:
+    """Runs a real arq worker in burst mode until the queue is empty; returns the jobs it completed."""
+    from arq.worker import Worker
+
+    from workers.settings import WorkerSettings
+
+    worker = Worker(
+        functions=WorkerSettings.functions,
+        redis_settings=WorkerSettings.redis_settings,
+        burst=True,
+        handle_signals=False,
+        poll_delay=0.05,
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    return worker.jobs_complete

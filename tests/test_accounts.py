@@ -1,4 +1,3 @@
-import pytest
 from sqlalchemy import func, select
 
 from core.db import read_session
@@ -9,16 +8,6 @@ mutation Register($input: RegisterInput!) {
   register(input: $input) { accessToken refreshToken expiresIn user { id email name role } }
 }"""
 ME = "{ me { id email role profile { timezone language streakDays } } }"
-
-
-@pytest.fixture
-async def gql(api_url: str):
-    import httpx
-
-    from tests.client import GraphQLClient
-
-    async with httpx.AsyncClient(base_url=api_url) as http:
-        yield GraphQLClient(http)
 
 
 async def test_register_then_me_returns_the_new_student(gql) -> None:
