@@ -80,7 +80,7 @@ def _clean_name(name: str) -> str:
     return cleaned
 
 
-async def _find_by_email(db: AsyncSession, email: str, *, for_update: bool = False) -> User | None:
+async def find_by_email(db: AsyncSession, email: str, *, for_update: bool = False) -> User | None:
     statement = select(User).where(func.lower(User.email) == email.lower())
     if for_update:
         statement = statement.with_for_update()
@@ -111,7 +111,7 @@ async def register(db: AsyncSession, registration: Registration) -> AuthResult:
         if not expected or registration.instructor_invite_code != expected:
             raise BadInput("Invalid instructor invite code", field="instructorInviteCode")
         role = Role.INSTRUCTOR
-    if await _find_by_email(db, email) is not None:
+    if await find_by_email(db, email) is not None:
         raise Conflict("An account with this email already exists", field="email")
     user = User(
         email=email,
@@ -138,7 +138,7 @@ async def login(email: str, password: str, client: ClientInfo) -> AuthResult:
     """
     settings = get_settings()
     async with transaction() as db:
-        user = await _find_by_email(db, email.strip(), for_update=True)
+        user = await find_by_email(db, email.strip(), for_update=True)
         now = utcnow()
         locked = user is not None and user.locked_until is not None and user.locked_until > now
         valid = auth.verify_password(user.password_hash if user else None, password)
