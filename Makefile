@@ -1,0 +1,32 @@
+# Needs only Python 3.11+ and make: uv is installed on first use when it is missing.
+PYTHON ?= python3
+# pip may put uv in ~/.local/bin, off PATH; `python3 -m uv` finds it there all the same.
+UV = $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+
+.PHONY: install dev test lint format schema
+
+install:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || { \
+		echo "installing uv with pip"; \
+		$(PYTHON) -m pip install --user --quiet uv \
+		|| $(PYTHON) -m pip install --quiet uv \
+		|| $(PYTHON) -m pip install --user --quiet --break-system-packages uv; \
+	}
+	$(UV) sync --frozen
+
+dev: install
+	$(UV) run --frozen studymate dev
+
+test: install
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: install
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+schema: install
+	$(UV) run --frozen studymate export-schema
