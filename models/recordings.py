@@ -1,1 +1,89 @@
-"""Tables of the recordings domain."""
+"""Tables of the recordings domain: demonstrations recorded on a phone, and students' activity logs.
+
+Event rows are keyed by the client-made `event_id`, so a resent batch or a redelivered Kafka message
+inserts nothing twice. `occurred_at` is the phone's clock, kept as sent; `received_at` is the api's.
+"""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from models.base import created_at_field, enum_type, id_field, timestamp_field
+
+
+class RecordingStatus(StrEnum):
+    RECORDING = "RECORDING"
+    COMPLETED = "COMPLETED"
+    PROCESSING = "PROCESSING"
+    ANALYZED = "ANALYZED"
+    FAILED = "FAILED"
+
+
+class Recording(SQLModel, table=True):
+    __tablename__ = "recordings"
+
+    id: uuid.UUID = id_field()
+    owner_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    lecture_id: uuid.UUID | None = Field(
+        default=None, foreign_key="lectures.id", index=True, ondelete="SET NULL"
+    )
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    status: RecordingStatus = Field(default=RecordingStatus.RECORDING, sa_type=enum_type(RecordingStatus))
+    # Maintained by the statement that inserts events, counting only rows it really inserted.
+    event_count: int = 0
+    started_at: datetime = created_at_field()
+    ended_at: datetime | None = timestamp_field()
+    # Bumped whenever an analysis is queued; a job writes its result only while its version is current.
+    analysis_version: int = 0
+    analysis: list[dict[str, Any]] | None = Field(default=None, sa_type=JSONB)
+    analysis_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    analysis_model: str | None = Field(default=None, max_length=120)
+    analyzed_at: datetime | None = timestamp_field()
+    # The task this recording was converted into; unique, so converting twice cannot create two.
+    task_id: uuid.UUID | None = Field(default=None, foreign_key="tasks.id", unique=True, ondelete="SET NULL")
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class RecordingEvent(SQLModel, table=True):
+    __tablename__ = "recording_events"
+    __table_args__ = (Index("ix_recording_events_timeline", "recording_id", "occurred_at", "event_id"),)
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    recording_id: uuid.UUID = Field(foreign_key="recordings.id", ondelete="CASCADE")
+    event_type: str = Field(max_length=64)
+    occurred_at: datetime = Field(sa_type=DateTime(timezone=True))
+    received_at: datetime = Field(sa_type=DateTime(timezone=True))
+    package_name: str | None = Field(default=None, max_length=255)
+    class_name: str | None = Field(default=None, max_length=255)
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    content_description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    view_id: str | None = Field(default=None, max_length=255)
+    bounds: str | None = Field(default=None, max_length=64)
+    is_sensitive: bool = False
+    data: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
+
+
+class ActivityEvent(SQLModel, table=True):
+    """A student's behaviour log; the session, step and recording ids are references, not foreign keys,
+    so logs outlive what they describe."""
+
+    __tablename__ = "activity_events"
+    __table_args__ = (Index("ix_activity_events_session", "session_id", "occurred_at"),)
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    user_id: uuid.UUID | None = Field(default=None, index=True)
+    participant_id: uuid.UUID | None = Field(default=None, index=True)
+    session_id: uuid.UUID | None = None
+    step_id: uuid.UUID | None = None
+    recording_id: uuid.UUID | None = None
+    event_type: str = Field(max_length=64)
+    occurred_at: datetime = Field(sa_type=DateTime(timezone=True))
+    received_at: datetime = Field(sa_type=DateTime(timezone=True))
+    data: dict[str, Any] | None = Field(default=None, sa_type=JSONB)

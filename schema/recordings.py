@@ -1,16 +1,312 @@
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Any
+
 import strawberry
+from strawberry.scalars import JSON
+
+import models.recordings as rows
+from broadcast import recordings as recording_events
+from broadcast.hub import hub
+from core.db import read_session, transaction
+from core.errors import BadInput, NotFound
+from resolvers import recordings
+from schema.context import Info
+from schema.ids import parse_id
+from schema.relay import Connection
+
+RecordingStatus = strawberry.enum(rows.RecordingStatus, name="RecordingStatus")
+IngestPath = strawberry.enum(
+    recordings.IngestPath,
+    name="IngestPath",
+    description="Where a batch was made durable: acknowledged by Kafka, or written to Postgres "
+    "because Kafka was unreachable.",
+)
+
+
+@strawberry.type
+class UiTarget:
+    view_id: str | None
+    text: str | None
+    content_description: str | None
+    bounds: str | None
+    package_name: str | None
+    class_name: str | None
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any] | None) -> "UiTarget | None":
+        if not value:
+            return None
+        return cls(
+            view_id=value.get("viewId"),
+            text=value.get("text"),
+            content_description=value.get("contentDescription"),
+            bounds=value.get("bounds"),
+            package_name=value.get("packageName"),
+            class_name=value.get("className"),
+        )
+
+
+@strawberry.type
+class AnalyzedStep:
+    id: strawberry.ID
+    order: int
+    title: str
+    description: str | None
+    target_action: str = strawberry.field(
+        description="CLICK, LONG_CLICK, SCROLL, INPUT or NAVIGATE, as in a task step's TargetAction."
+    )
+    target: UiTarget | None
+    source_event_ids: list[strawberry.ID]
+    guide_text: str
+    voice_guide_text: str | None
+
+    @classmethod
+    def from_json(cls, recording_id: uuid.UUID, version: int, step: dict[str, Any]) -> "AnalyzedStep":
+        return cls(
+            id=strawberry.ID(f"{recording_id}:{version}:{step['order']}"),
+            order=step["order"],
+            title=step["title"],
+            description=step.get("description"),
+            target_action=step["targetAction"],
+            target=UiTarget.from_json(step.get("target")),
+            source_event_ids=[strawberry.ID(i) for i in step["sourceEventIds"]],
+            guide_text=step["guideText"],
+            voice_guide_text=step.get("voiceGuideText"),
+        )
+
+
+@strawberry.type
+class RecordingEvent:
+    id: strawberry.ID
+    event_id: strawberry.ID
+    event_type: str
+    occurred_at: datetime = strawberry.field(description="The phone's clock, exactly as it was sent.")
+    received_at: datetime = strawberry.field(description="When the api received the event.")
+    package_name: str | None
+    class_name: str | None
+    text: str | None = strawberry.field(description="Null for sensitive events: their text is never kept.")
+    content_description: str | None
+    view_id: str | None
+    bounds: str | None
+    is_sensitive: bool
+    data: JSON | None
+
+    @classmethod
+    def from_row(cls, row: rows.RecordingEvent) -> "RecordingEvent":
+        return cls(
+            id=strawberry.ID(str(row.event_id)),
+            event_id=strawberry.ID(str(row.event_id)),
+            event_type=row.event_type,
+            occurred_at=row.occurred_at,
+            received_at=row.received_at,
+            package_name=row.package_name,
+            class_name=row.class_name,
+            text=row.text,
+            content_description=row.content_description,
+            view_id=row.view_id,
+            bounds=row.bounds,
+            is_sensitive=row.is_sensitive,
+            data=row.data,
+        )
+
+
+@strawberry.type
+class Recording:
+    id: strawberry.ID
+    title: str
+    description: str | None
+    status: RecordingStatus
+    event_count: int
+    duration_seconds: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    analysis: list[AnalyzedStep] | None
+    analysis_error: str | None
+    lecture_id: strawberry.ID | None
+
+    @strawberry.field(description="The events in the phone's order (occurredAt).")
+    async def events(self, first: int | None = None, after: str | None = None) -> Connection[RecordingEvent]:
+        async with read_session() as db:
+            page = await recordings.list_events(db, uuid.UUID(self.id), first=first, after=after)
+        return Connection.from_page(page, RecordingEvent.from_row)
+
+    @classmethod
+    def from_row(cls, row: rows.Recording) -> "Recording":
+        duration = None
+        if row.ended_at is not None:
+            duration = int((row.ended_at - row.started_at).total_seconds())
+        analysis = None
+        if row.analysis is not None:
+            analysis = [AnalyzedStep.from_json(row.id, row.analysis_version, step) for step in row.analysis]
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            title=row.title,
+            description=row.description,
+            status=row.status,
+            event_count=row.event_count,
+            duration_seconds=duration,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            analysis=analysis,
+            analysis_error=row.analysis_error,
+            lecture_id=strawberry.ID(str(row.lecture_id)) if row.lecture_id else None,
+        )
+
+
+@strawberry.type
+class AppendEventsResult:
+    recording_id: strawberry.ID
+    accepted: int = strawberry.field(description="Events of the batch made durable (duplicates included).")
+    delivered_via: IngestPath
+
+
+@strawberry.input
+class RecordingEventInput:
+    event_id: strawberry.ID = strawberry.field(
+        description="Client-made UUID: resending a batch never duplicates its events."
+    )
+    event_type: str
+    occurred_at: datetime
+    package_name: str | None = None
+    class_name: str | None = None
+    text: str | None = None
+    content_description: str | None = None
+    view_id: str | None = None
+    bounds: str | None = None
+    is_sensitive: bool | None = None
+    data: JSON | None = None
+
+    def to_draft(self) -> recordings.RecordingEventDraft:
+        return recordings.RecordingEventDraft(
+            event_id=str(self.event_id),
+            event_type=self.event_type,
+            occurred_at=self.occurred_at,
+            package_name=self.package_name,
+            class_name=self.class_name,
+            text=self.text,
+            content_description=self.content_description,
+            view_id=self.view_id,
+            bounds=self.bounds,
+            is_sensitive=self.is_sensitive,
+            data=self.data,
+        )
+
+
+@strawberry.input
+class ActivityEventInput:
+    event_id: strawberry.ID
+    event_type: str
+    occurred_at: datetime
+    session_id: strawberry.ID | None = None
+    step_id: strawberry.ID | None = None
+    recording_id: strawberry.ID | None = None
+    data: JSON | None = None
+
+    def to_draft(self) -> recordings.ActivityEventDraft:
+        return recordings.ActivityEventDraft(
+            event_id=str(self.event_id),
+            event_type=self.event_type,
+            occurred_at=self.occurred_at,
+            session_id=None if self.session_id is None else str(self.session_id),
+            step_id=None if self.step_id is None else str(self.step_id),
+            recording_id=None if self.recording_id is None else str(self.recording_id),
+            data=self.data,
+        )
+
+
+def _recording_id(value: strawberry.ID) -> uuid.UUID:
+    return parse_id(value, "Recording")
 
 
 @strawberry.type
 class RecordingsQuery:
-    pass
+    @strawberry.field(description="The signed-in instructor's own recordings, newest first.")
+    async def recordings(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Recording]:
+        async with read_session() as db:
+            page = await recordings.list_recordings(db, info.context.actor, first=first, after=after)
+        return Connection.from_page(page, Recording.from_row)
+
+    @strawberry.field
+    async def recording(self, info: Info, id: strawberry.ID) -> Recording | None:
+        try:
+            recording_id = _recording_id(id)
+        except NotFound:
+            return None
+        async with read_session() as db:
+            row = await recordings.find_own(db, info.context.actor, recording_id)
+        return Recording.from_row(row) if row else None
 
 
 @strawberry.type
 class RecordingsMutation:
-    pass
+    @strawberry.mutation
+    async def start_recording(
+        self,
+        info: Info,
+        title: str,
+        description: str | None = None,
+        lecture_id: strawberry.ID | None = None,
+    ) -> Recording:
+        lecture = None if lecture_id is None else parse_id(lecture_id, "Lecture")
+        async with transaction() as db:
+            row = await recordings.start_recording(db, info.context.actor, title, description, lecture)
+        return Recording.from_row(row)
+
+    @strawberry.mutation(
+        description=f"Up to {recordings.MAX_BATCH_EVENTS} events per batch; an invalid event refuses the "
+        "whole batch. Returns once the batch is durable (Kafka acknowledged it, or Postgres committed it)."
+    )
+    async def append_recording_events(
+        self, info: Info, recording_id: strawberry.ID, events: list[RecordingEventInput]
+    ) -> AppendEventsResult:
+        try:
+            parsed = _recording_id(recording_id)
+        except NotFound as error:
+            raise BadInput("Unknown recording", field="recordingId") from error
+        result = await recordings.append_events(
+            info.context.actor, parsed, [event.to_draft() for event in events]
+        )
+        return AppendEventsResult(
+            recording_id=strawberry.ID(str(result.recording_id)),
+            accepted=result.accepted,
+            delivered_via=result.path,
+        )
+
+    @strawberry.mutation
+    async def stop_recording(self, info: Info, id: strawberry.ID) -> Recording:
+        async with transaction() as db:
+            row = await recordings.stop_recording(db, info.context.actor, _recording_id(id))
+        return Recording.from_row(row)
+
+    @strawberry.mutation(description="Moves the recording to PROCESSING; the worker moves it on.")
+    async def analyze_recording(self, info: Info, id: strawberry.ID) -> Recording:
+        async with transaction() as db:
+            row = await recordings.analyze_recording(db, info.context.actor, _recording_id(id))
+        return Recording.from_row(row)
+
+    @strawberry.mutation(
+        description=f"Students' behaviour logs, up to {recordings.MAX_BATCH_EVENTS} per batch; returns "
+        "how many were accepted."
+    )
+    async def log_activity(self, info: Info, events: list[ActivityEventInput]) -> int:
+        return await recordings.log_activity(info.context.actor, [event.to_draft() for event in events])
 
 
 @strawberry.type
 class RecordingsSubscription:
-    pass
+    @strawberry.subscription(
+        description="The recording as it is now, then again after each status change (owner only)."
+    )
+    async def recording_status(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Recording, None]:
+        recording_id = _recording_id(id)
+        async with hub().subscribe(recording_events.status_channel(recording_id)) as events:
+            # Read after subscribing, so a change between the read and the first event is not lost.
+            async with read_session() as db:
+                row = await recordings.get_own(db, info.context.actor, recording_id)
+            yield Recording.from_row(row)
+            async for event in events:
+                yield Recording.from_row(recording_events.recording_from_event(event))

@@ -1,5 +1,6 @@
-"""The arq worker: its jobs and its start-up and shut-down."""
+"""The arq worker: its jobs, the Kafka drain beside them, and its start-up and shut-down."""
 
+import asyncio
 from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
@@ -10,13 +11,22 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from workers import notifications
+from workers.ingest import Drain
 
 
 async def startup(ctx: dict[str, Any]) -> None:
     configure_logging()
+    drain = Drain.from_settings()
+    ctx["drain"] = drain
+    ctx["drain_task"] = asyncio.create_task(drain.run(), name="activity-drain")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    # The drain finishes and commits the batch in hand before the connections below close.
+    drain: Drain | None = ctx.get("drain")
+    if drain is not None:
+        drain.stop()
+        await ctx["drain_task"]
     await close_job_queue()
     await close_redis()
     await dispose_engine()
