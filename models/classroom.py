@@ -1,1 +1,242 @@
-"""Tables of the classroom domain."""
+"""Tables of the classroom domain: lectures, tasks and steps, live sessions and what happens in them.
+
+Steps are never deleted or recreated: an edit bumps `version` and keeps the old content in
+`step_revisions`, a removal sets `removed_at`. Progress and help requests point at step ids, so neither
+ever loses its history.
+"""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Integer, text
+from sqlmodel import Field, SQLModel
+
+from models.base import created_at_field, enum_type, id_field, timestamp_field
+
+
+class TargetAction(StrEnum):
+    CLICK = "CLICK"
+    LONG_CLICK = "LONG_CLICK"
+    SCROLL = "SCROLL"
+    INPUT = "INPUT"
+    NAVIGATE = "NAVIGATE"
+
+
+class SessionStatus(StrEnum):
+    WAITING = "WAITING"
+    IN_PROGRESS = "IN_PROGRESS"
+    PAUSED = "PAUSED"
+    ENDED = "ENDED"
+
+
+class ParticipantStatus(StrEnum):
+    WAITING = "WAITING"
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    LEFT = "LEFT"
+
+
+class ProgressStatus(StrEnum):
+    NOT_STARTED = "NOT_STARTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    HELP_NEEDED = "HELP_NEEDED"
+
+
+class HelpStatus(StrEnum):
+    PENDING = "PENDING"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    RESOLVED = "RESOLVED"
+
+
+class Lecture(SQLModel, table=True):
+    __tablename__ = "lectures"
+    __table_args__ = (Index("ix_lectures_instructor_created", "instructor_id", "created_at"),)
+
+    id: uuid.UUID = id_field()
+    instructor_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    is_active: bool = True
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class Enrollment(SQLModel, table=True):
+    __tablename__ = "enrollments"
+
+    lecture_id: uuid.UUID = Field(foreign_key="lectures.id", primary_key=True, ondelete="CASCADE")
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, index=True, ondelete="CASCADE")
+    created_at: datetime = created_at_field()
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+
+    id: uuid.UUID = id_field()
+    lecture_id: uuid.UUID = Field(foreign_key="lectures.id", index=True, ondelete="CASCADE")
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class Step(SQLModel, table=True):
+    __tablename__ = "steps"
+    # Order is dense and unique among the steps still in the task; a removed step keeps its last position.
+    __table_args__ = (
+        Index(
+            "uq_steps_task_position_live",
+            "task_id",
+            "position",
+            unique=True,
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+    )
+
+    id: uuid.UUID = id_field()
+    task_id: uuid.UUID = Field(foreign_key="tasks.id", index=True, ondelete="CASCADE")
+    position: int = Field(sa_column=Column(Integer, nullable=False))
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    target_action: TargetAction | None = Field(default=None, sa_type=enum_type(TargetAction))
+    guide_text: str = Field(max_length=2000)
+    voice_guide_text: str | None = Field(default=None, max_length=2000)
+    target_hint: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    version: int = 1
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+    removed_at: datetime | None = timestamp_field()
+
+
+class StepRevision(SQLModel, table=True):
+    """The content a step had before an edit, so what a student saw can always be reconstructed."""
+
+    __tablename__ = "step_revisions"
+
+    id: uuid.UUID = id_field()
+    step_id: uuid.UUID = Field(foreign_key="steps.id", index=True, ondelete="CASCADE")
+    version: int
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    target_action: TargetAction | None = Field(default=None, sa_type=enum_type(TargetAction))
+    guide_text: str = Field(max_length=2000)
+    voice_guide_text: str | None = Field(default=None, max_length=2000)
+    target_hint: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    edited_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = created_at_field()
+
+
+class LiveSession(SQLModel, table=True):
+    __tablename__ = "live_sessions"
+    # A join code names at most one session that has not ended; ended sessions free their code.
+    __table_args__ = (
+        Index(
+            "uq_live_sessions_code_open",
+            "code",
+            unique=True,
+            postgresql_where=text("status <> 'ENDED'"),
+        ),
+    )
+
+    id: uuid.UUID = id_field()
+    lecture_id: uuid.UUID = Field(foreign_key="lectures.id", index=True, ondelete="CASCADE")
+    task_id: uuid.UUID = Field(foreign_key="tasks.id", index=True, ondelete="CASCADE")
+    instructor_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    title: str = Field(max_length=200)
+    code: str = Field(max_length=6)
+    status: SessionStatus = Field(default=SessionStatus.WAITING, sa_type=enum_type(SessionStatus))
+    current_step_id: uuid.UUID | None = Field(default=None, foreign_key="steps.id")
+    created_at: datetime = created_at_field()
+    started_at: datetime | None = timestamp_field()
+    ended_at: datetime | None = timestamp_field()
+
+
+class SessionControl(SQLModel, table=True):
+    """The audit log: every control action on a session, by whom and when."""
+
+    __tablename__ = "session_controls"
+
+    id: uuid.UUID = id_field()
+    session_id: uuid.UUID = Field(foreign_key="live_sessions.id", index=True, ondelete="CASCADE")
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    action: str = Field(max_length=32)
+    from_status: SessionStatus = Field(sa_type=enum_type(SessionStatus))
+    to_status: SessionStatus = Field(sa_type=enum_type(SessionStatus))
+    from_step_id: uuid.UUID | None = Field(default=None, foreign_key="steps.id")
+    to_step_id: uuid.UUID | None = Field(default=None, foreign_key="steps.id")
+    message: str | None = Field(default=None, max_length=500)
+    created_at: datetime = created_at_field()
+
+
+class Participant(SQLModel, table=True):
+    __tablename__ = "participants"
+    # Re-joining finds the same participant: by account when signed in, else by device.
+    __table_args__ = (
+        Index(
+            "uq_participants_session_user",
+            "session_id",
+            "user_id",
+            unique=True,
+            postgresql_where=text("user_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_participants_session_device",
+            "session_id",
+            "device_hash",
+            unique=True,
+            postgresql_where=text("device_hash IS NOT NULL"),
+        ),
+    )
+
+    id: uuid.UUID = id_field()
+    session_id: uuid.UUID = Field(foreign_key="live_sessions.id", index=True, ondelete="CASCADE")
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    # Only a hash is kept, so no query can hand a device id to someone who would impersonate it.
+    device_hash: str | None = Field(default=None, max_length=64)
+    display_name: str = Field(max_length=40)
+    status: ParticipantStatus = Field(
+        default=ParticipantStatus.WAITING, sa_type=enum_type(ParticipantStatus)
+    )
+    current_step_id: uuid.UUID | None = Field(default=None, foreign_key="steps.id")
+    completed_steps: int = 0
+    joined_at: datetime = created_at_field()
+    last_seen_at: datetime | None = timestamp_field()
+    left_at: datetime | None = timestamp_field()
+
+
+class StepProgress(SQLModel, table=True):
+    __tablename__ = "step_progress"
+    __table_args__ = (
+        Index("uq_step_progress_participant_step", "participant_id", "step_id", unique=True),
+    )
+
+    id: uuid.UUID = id_field()
+    session_id: uuid.UUID = Field(foreign_key="live_sessions.id", index=True, ondelete="CASCADE")
+    participant_id: uuid.UUID = Field(foreign_key="participants.id", ondelete="CASCADE")
+    step_id: uuid.UUID = Field(foreign_key="steps.id")
+    status: ProgressStatus = Field(default=ProgressStatus.NOT_STARTED, sa_type=enum_type(ProgressStatus))
+    attempts: int = 0
+    started_at: datetime | None = timestamp_field()
+    completed_at: datetime | None = timestamp_field()
+    updated_at: datetime = created_at_field()
+
+
+class HelpRequest(SQLModel, table=True):
+    __tablename__ = "help_requests"
+
+    id: uuid.UUID = id_field()
+    session_id: uuid.UUID = Field(foreign_key="live_sessions.id", index=True, ondelete="CASCADE")
+    participant_id: uuid.UUID = Field(foreign_key="participants.id", index=True, ondelete="CASCADE")
+    step_id: uuid.UUID | None = Field(default=None, foreign_key="steps.id")
+    message: str | None = Field(default=None, max_length=500)
+    status: HelpStatus = Field(default=HelpStatus.PENDING, sa_type=enum_type(HelpStatus))
+    # What the server knew when help was asked for: attempts, time on the step, steps behind the class.
+    diagnosis: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    response: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = created_at_field()
+    acknowledged_at: datetime | None = timestamp_field()
+    resolved_at: datetime | None = timestamp_field()
+    resolved_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
