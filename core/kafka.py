@@ -234,19 +234,53 @@ async def close_activity_producer() -> None:
     _producer = None
 
 
+async def _offsets(consumer: AIOKafkaConsumer, topic: str) -> dict[int, tuple[int, int]]:
+    await consumer.topics()  # loads the cluster metadata that partitions_for_topic reads
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    ends = await consumer.end_offsets(tps) if tps else {}
+    return {tp.partition: (ends[tp], await consumer.committed(tp) or 0) for tp in tps}
+
+
 async def end_offsets(bootstrap_servers: str, topic: str, group_id: str) -> dict[int, tuple[int, int]]:
     """Per partition: (the topic's end offset, the group's committed offset)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group_id)
     async with asyncio.timeout(LAG_TIMEOUT_SECONDS):
         await consumer.start()
         try:
-            await consumer.topics()  # loads the cluster metadata that partitions_for_topic reads
-            partitions = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, partition) for partition in sorted(partitions)]
-            ends = await consumer.end_offsets(tps) if tps else {}
-            return {tp.partition: (ends[tp], await consumer.committed(tp) or 0) for tp in tps}
+            return await _offsets(consumer, topic)
         finally:
             await consumer.stop()
+
+
+async def wait_for_drain(timeout: float) -> bool:
+    """Waits until the drain has committed every message that was on the topic when this was called.
+
+    False on timeout or when Kafka cannot be asked (events then came through the fallback, or wait in
+    Kafka for the drain).
+    """
+    settings = get_settings()
+    topic = settings.kafka_activity_topic
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.kafka_consumer_group
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            await consumer.start()
+            try:
+                ends = {p: end for p, (end, _) in (await _offsets(consumer, topic)).items()}
+                while True:
+                    behind = [
+                        p
+                        for p, end in ends.items()
+                        if (await consumer.committed(TopicPartition(topic, p)) or 0) < end
+                    ]
+                    if not behind:
+                        return True
+                    await asyncio.sleep(0.1)
+            finally:
+                await consumer.stop()
+    except (KafkaError, OSError, TimeoutError):
+        return False
 
 
 async def consumer_lag() -> dict[int, int]:

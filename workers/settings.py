@@ -10,7 +10,7 @@ from core.db import dispose_engine
 from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
-from workers import notifications
+from workers import analysis, notifications
 from workers.ingest import Drain
 
 
@@ -35,6 +35,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(notifications.send_welcome, name="notification.welcome", max_tries=5),
+        func(analysis.analyze_recording, name="recording.analyze", max_tries=analysis.MAX_TRIES),
     ]
     on_startup = startup
     on_shutdown = shutdown

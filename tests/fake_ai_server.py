@@ -1,0 +1,140 @@
+"""A small local HTTP server speaking the OpenAI and Anthropic wire formats, for the real SDKs.
+
+Tests script its answers in order (`reply`, `fail`, `stall`); when the script is empty it answers with
+`default`, a function of the prompt. Every request body is kept, so a test can check what left for an
+LLM.
+"""
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.embedded import free_port
+
+Answer = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Scripted:
+    text: str | None = None
+    status: int = 200
+    delay: float = 0.0
+
+
+@dataclass
+class FakeAiServer:
+    default: Answer = lambda prompt: '{"ok": true}'
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    script: deque[Scripted] = field(default_factory=deque)
+    port: int = 0
+
+    @property
+    def openai_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def anthropic_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def reply(self, text: str) -> None:
+        self.script.append(Scripted(text=text))
+
+    def fail(self, status: int) -> None:
+        self.script.append(Scripted(status=status))
+
+    def stall(self, seconds: float) -> None:
+        """Answer only after `seconds`: longer than the client's timeout, it is a timeout."""
+        self.script.append(Scripted(delay=seconds))
+
+    def prompts(self) -> list[str]:
+        return [json.dumps(body, ensure_ascii=False) for _, body in self.requests]
+
+    async def _answer(self, api: str, request: Request) -> tuple[Scripted, str]:
+        body = await request.json()
+        self.requests.append((api, body))
+        scripted = self.script.popleft() if self.script else Scripted()
+        if scripted.delay:
+            await asyncio.sleep(scripted.delay)
+        prompt = _user_prompt(api, body)
+        return scripted, scripted.text if scripted.text is not None else self.default(prompt)
+
+    async def chat_completions(self, request: Request) -> JSONResponse:
+        scripted, text = await self._answer("openai", request)
+        if scripted.status != 200:
+            error = {"error": {"message": "scripted failure", "type": "server_error", "code": None}}
+            return JSONResponse(error, status_code=scripted.status)
+        model = (await request.json())["model"]
+        return JSONResponse(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 1_700_000_000,
+                "model": model,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+            }
+        )
+
+    async def messages(self, request: Request) -> JSONResponse:
+        scripted, text = await self._answer("anthropic", request)
+        if scripted.status != 200:
+            error = {"type": "error", "error": {"type": "overloaded_error", "message": "scripted failure"}}
+            return JSONResponse(error, status_code=scripted.status)
+        model = (await request.json())["model"]
+        return JSONResponse(
+            {
+                "id": "msg_fake",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 13, "output_tokens": 5},
+            }
+        )
+
+
+def _user_prompt(api: str, body: dict[str, Any]) -> str:
+    messages = body.get("messages", [])
+    users = [m["content"] for m in messages if m.get("role") == "user"]
+    content = users[-1] if users else ""
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content)
+    return str(content)
+
+
+@asynccontextmanager
+async def fake_ai_server(default: Answer | None = None) -> AsyncIterator[FakeAiServer]:
+    fake = FakeAiServer(port=free_port())
+    if default is not None:
+        fake.default = default
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", fake.chat_completions, methods=["POST"]),
+            Route("/v1/messages", fake.messages, methods=["POST"]),
+        ]
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=fake.port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield fake
+    finally:
+        server.should_exit = True
+        await task

@@ -1,0 +1,213 @@
+"""The `recording.analyze` job: a recording's events into guide steps.
+
+The job carries the recording id and the analysis version it was queued for, and writes its result
+only while the recording is still PROCESSING that version, so a stale or duplicate job never overwrites
+a newer result. Events may still be on their way through Kafka when the analysis is asked for; the job
+first waits for the drain to catch up with the topic as it was then.
+
+With an AI provider configured, the (redacted) actions go to the LLM in chunks; each answer is
+validated against `AiAnswer`, an invalid one is asked again once, and a second failure (or no provider
+at all) falls back to the deterministic segmenter, with the reason in `analysisError`.
+"""
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core import ai
+from core.db import read_session, transaction
+from core.errors import AiUnavailable
+from core.kafka import wait_for_drain
+from models.recordings import Recording, RecordingStatus
+from resolvers.recordings import events_for_analysis, finish_analysis
+from workers.segmenter import Action, actions_from, redact_for_prompt, segment, step_json
+
+logger = logging.getLogger(__name__)
+
+MAX_TRIES = 3
+CHUNK_ACTIONS = 150
+DRAIN_WAIT_SECONDS = 30.0
+SEGMENTER_MODEL = "segmenter"
+SYSTEM_PROMPT = """You turn a recording of an instructor using an Android phone into a step-by-step guide
+for seniors who are new to smartphones. You get the recorded user actions as JSON: CLICK, LONG_CLICK,
+SCROLL, INPUT (typing) and NAVIGATE (a new screen), with the on-screen element of each.
+Group actions into the steps a learner must do, in order. Leave out accidental or repeated actions.
+Write short, warm, concrete sentences: one action per step, name what to look for on the screen.
+Never repeat text marked "sensitive" or "[redacted]".
+Answer only with JSON: {"steps": [{"title": str, "description": str, "targetAction": one of CLICK,
+LONG_CLICK, SCROLL, INPUT, NAVIGATE, "target": {"viewId", "text", "contentDescription", "bounds",
+"packageName", "className"}, "sourceEventIds": [ids of the actions of this step], "guideText": str,
+"voiceGuideText": str (one short sentence to be read aloud)}]}"""
+
+
+class AiTarget(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    viewId: str | None = None
+    text: str | None = None
+    contentDescription: str | None = None
+    bounds: str | None = None
+    packageName: str | None = None
+    className: str | None = None
+
+
+class AiStep(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(max_length=2000)
+    targetAction: Literal["CLICK", "LONG_CLICK", "SCROLL", "INPUT", "NAVIGATE"]
+    target: AiTarget
+    sourceEventIds: list[str] = Field(min_length=1)
+    guideText: str | None = Field(default=None, max_length=2000)
+    voiceGuideText: str | None = Field(default=None, max_length=500)
+
+
+class AiAnswer(BaseModel):
+    steps: list[AiStep] = Field(min_length=1)
+
+
+class InvalidAnswer(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Analysis:
+    steps: list[dict[str, Any]]
+    model: str
+    error: str | None
+
+
+def parse_answer(text: str, actions: Sequence[Action]) -> list[AiStep]:
+    """The answer's steps, or InvalidAnswer when it is not JSON of the schema or cites unknown events."""
+    try:
+        answer = AiAnswer.model_validate_json(_strip_fence(text))
+    except ValidationError as error:
+        raise InvalidAnswer(
+            f"the answer does not match the step schema ({error.error_count()} errors)"
+        ) from error
+    known = {action.event_id for action in actions}
+    for step in answer.steps:
+        unknown = [event_id for event_id in step.sourceEventIds if event_id not in known]
+        if unknown:
+            raise InvalidAnswer(f"the answer cites events that are not in the recording: {unknown[:3]}")
+    return answer.steps
+
+
+def _strip_fence(text: str) -> str:
+    """Some models wrap JSON in a Markdown code fence even when told not to."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.split("\n", 1)[-1].rsplit("```", 1)[0]
+    return stripped
+
+
+def _step_from_ai(order: int, step: AiStep, actions: Sequence[Action]) -> dict[str, Any]:
+    """The AI's words, with the UI target taken from the recorded events (never from the AI's guess)."""
+    by_id = {action.event_id: action for action in actions}
+    sources = [by_id[event_id] for event_id in step.sourceEventIds]
+    matching = [a for a in sources if a.action.value == step.targetAction] or sources
+    fallback = step_json(order, matching[-1], step.sourceEventIds)
+    return {
+        **fallback,
+        "title": step.title,
+        "description": step.description,
+        "targetAction": step.targetAction,
+        "guideText": step.guideText or fallback["guideText"],
+        "voiceGuideText": step.voiceGuideText or fallback["voiceGuideText"],
+    }
+
+
+async def _ask_chunk(
+    recording: Recording, chunk: Sequence[Action], part: int, parts: int
+) -> tuple[list[AiStep], str]:
+    prompt = (
+        f"Recording: {json.dumps(recording.title, ensure_ascii=False)}"
+        + (
+            f"\nAbout: {json.dumps(recording.description, ensure_ascii=False)}"
+            if recording.description
+            else ""
+        )
+        + f"\nPart {part} of {parts} of the recording. Actions:\n"
+        + json.dumps(redact_for_prompt(chunk), ensure_ascii=False)
+    )
+    completion = await ai.complete(SYSTEM_PROMPT, prompt)
+    try:
+        return parse_answer(completion.text, chunk), completion.model
+    except InvalidAnswer as first:
+        logger.info("invalid AI answer for recording %s (%s); asking once more", recording.id, first)
+        retry = f"{prompt}\n\nYour previous answer was invalid: {first}. Answer with JSON of the schema only."
+        completion = await ai.complete(SYSTEM_PROMPT, retry)
+        return parse_answer(completion.text, chunk), completion.model
+
+
+async def analyse(recording: Recording, actions: Sequence[Action]) -> Analysis:
+    if not ai.configured_providers():
+        return Analysis(
+            segment(actions), SEGMENTER_MODEL, "No AI provider is configured; steps made by the segmenter"
+        )
+    chunks = [actions[i : i + CHUNK_ACTIONS] for i in range(0, len(actions), CHUNK_ACTIONS)]
+    steps: list[dict[str, Any]] = []
+    models: list[str] = []
+    try:
+        for part, chunk in enumerate(chunks, 1):
+            answer, model = await _ask_chunk(recording, chunk, part, len(chunks))
+            models.append(model)
+            steps += [_step_from_ai(len(steps) + i, step, chunk) for i, step in enumerate(answer, 1)]
+    except AiUnavailable as error:
+        return Analysis(segment(actions), SEGMENTER_MODEL, f"{error.message}; steps made by the segmenter")
+    except InvalidAnswer as error:
+        reason = f"The AI answered invalidly twice ({error}); steps made by the segmenter"
+        return Analysis(segment(actions), SEGMENTER_MODEL, reason)
+    return Analysis(steps, ", ".join(dict.fromkeys(models)), None)
+
+
+async def analyze_recording(ctx: dict[str, Any], recording_id: str, version: int) -> str:
+    """Returns what happened, for arq's job result: analyzed, failed or stale."""
+    try:
+        return await _analyze(uuid.UUID(recording_id), version)
+    except Exception:
+        if ctx.get("job_try", 1) < MAX_TRIES:
+            raise
+        logger.exception("analysis of recording %s failed for good", recording_id)
+        async with transaction() as db:
+            await finish_analysis(
+                db,
+                uuid.UUID(recording_id),
+                version,
+                steps=None,
+                error="The analysis failed unexpectedly",
+                model=None,
+            )
+        return "failed"
+
+
+async def _analyze(recording_id: uuid.UUID, version: int) -> str:
+    async with read_session() as db:
+        recording = await db.get(Recording, recording_id)
+    if (
+        recording is None
+        or recording.status is not RecordingStatus.PROCESSING
+        or recording.analysis_version != version
+    ):
+        return "stale"
+    if not await wait_for_drain(DRAIN_WAIT_SECONDS):
+        logger.warning("analysing recording %s before the Kafka drain caught up", recording_id)
+    async with read_session() as db:
+        actions = actions_from(await events_for_analysis(db, recording_id))
+    if actions:
+        result = await analyse(recording, actions)
+    else:
+        result = Analysis([], SEGMENTER_MODEL, "The recording has no taps, scrolls, typing or screen changes")
+    async with transaction() as db:
+        stored = await finish_analysis(
+            db, recording_id, version, steps=result.steps or None, error=result.error, model=result.model
+        )
+    if stored is None:
+        return "stale"
+    return stored.status.value.lower()
