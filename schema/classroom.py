@@ -534,7 +534,8 @@ class StepChanged:
     at: datetime
     step: Step
     total_steps: int
-    message: str | None
+    # Not `message`: a union's members must agree on a shared field's type, and InstructorMessage's is non-null.
+    instructor_note: str | None = strawberry.field(description="The message given with `nextStep`, if any.")
 
 
 @strawberry.type
@@ -628,7 +629,7 @@ def _session_event(event: live.Event, viewer: classroom.Viewer) -> SessionEvent:
             at=at,
             step=Step.from_payload(event["step"]),
             total_steps=event["totalSteps"],
-            message=event["message"],
+            instructor_note=event["message"],
         )
     if kind == "SessionStatusChanged":
         return SessionStatusChanged(
