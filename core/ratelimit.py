@@ -1,0 +1,116 @@
+"""Rate limits shared by every api process: token buckets in Redis, changed atomically by one Lua script.
+
+A limit keeps one bucket per key (usually the client's address). The bucket holds up to `capacity`
+tokens and refills at `refill_per_second`. An attempt takes one token to be let in, and what it finally
+costs is settled by how it went: `success_cost` or `failure_cost`. That is what lets a whole classroom
+behind one school NAT sign in within a minute while a password-guessing script runs dry after a handful
+of tries: failures cost several times what successes do.
+
+Taking the token up front bounds a parallel burst by what the bucket holds; settling afterwards may take
+the bucket below zero, and that debt is worked off (by waiting) before the next attempt. The time is
+Redis's own, so api processes with drifting clocks share one consistent bucket.
+"""
+
+import ipaddress
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from core.errors import DomainError, RateLimited
+from core.redis import redis
+
+# ARGV: capacity, refill per second, cost, and the fewest tokens the bucket must hold for the cost to be
+# taken (an empty string: taken unconditionally). Returns {1 or 0 (taken or not), tokens now}.
+_TAKE = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local minimum = tonumber(ARGV[4])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = capacity
+if state[1] then
+  tokens = math.min(capacity, tonumber(state[1]) + (now - tonumber(state[2])) * rate)
+end
+local taken = 0
+if minimum == nil or tokens >= minimum then
+  tokens = math.min(capacity, tokens - cost)
+  taken = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
+return {taken, tostring(tokens)}
+"""
+ENTRY_COST = 1.0
+UNKNOWN_CLIENT = "unknown"
+# One IPv6 subscriber usually owns a whole /64; counting single addresses would let them rotate freely.
+_IPV6_PREFIX = 64
+
+
+def client_key(address: str | None) -> str:
+    """The bucket key for a client address."""
+    if not address:
+        return UNKNOWN_CLIENT
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, _IPV6_PREFIX), strict=False))
+    return str(ip)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    name: str
+    capacity: float
+    refill_per_second: float
+    success_cost: float = 1.0
+    failure_cost: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.capacity < 1 or self.refill_per_second <= 0:
+            raise ValueError("a rate limit needs capacity >= 1 and a positive refill rate")
+
+    def _key(self, key: str) -> str:
+        return f"ratelimit:{self.name}:{key}"
+
+    async def _take(self, key: str, cost: float, minimum: float | None) -> tuple[bool, float]:
+        arguments = (self.capacity, self.refill_per_second, cost, "" if minimum is None else minimum)
+        taken, tokens = await redis().eval(_TAKE, 1, self._key(key), *map(str, arguments))  # type: ignore[misc]
+        return bool(taken), float(tokens)
+
+    async def tokens(self, key: str) -> float:
+        """What the bucket holds now (below zero while a burst's debt is being worked off)."""
+        return (await self._take(key, 0, None))[1]
+
+    async def enter(self, key: str) -> None:
+        """Takes the entry token, or raises RateLimited when the bucket does not hold one."""
+        taken, tokens = await self._take(key, ENTRY_COST, ENTRY_COST)
+        if not taken:
+            raise RateLimited(math.ceil((ENTRY_COST - tokens) / self.refill_per_second))
+
+    async def charge(self, key: str, cost: float) -> None:
+        """Takes `cost` tokens whatever the bucket holds (a negative cost gives tokens back)."""
+        if cost:
+            await self._take(key, cost, None)
+
+    @asynccontextmanager
+    async def attempt(
+        self, key: str, *, failures: tuple[type[BaseException], ...] = (DomainError,)
+    ) -> AsyncIterator[None]:
+        """Enters, runs the block, then settles the failure cost if it raised one of `failures`, the
+        success cost otherwise (an internal error is not the client's fault)."""
+        await self.enter(key)
+        cost = self.success_cost
+        try:
+            yield
+        except failures:
+            cost = self.failure_cost
+            raise
+        finally:
+            await self.charge(key, cost - ENTRY_COST)
