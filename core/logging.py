@@ -1,4 +1,7 @@
-"""JSON-lines logging with the request id, operation name and user id of the current request."""
+"""JSON-lines logging with the request id, operation name and user id of the current request.
+
+Nothing here ever logs a request body, query string or header: that is where passwords and tokens travel.
+"""
 
 import json
 import logging
@@ -11,6 +14,11 @@ from core.settings import get_settings
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 operation_var: ContextVar[str | None] = ContextVar("operation_name", default=None)
 user_id_var: ContextVar[str | None] = ContextVar("user_id", default=None)
+
+# Uvicorn installs its own plain-text handlers on these; its access log would also print query strings,
+# which for GET /graphql carry the variables. Our access log line replaces it.
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
+_UVICORN_ACCESS_LOGGER = "uvicorn.access"
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,6 +36,9 @@ class JsonFormatter(logging.Formatter):
         ):
             if (value := var.get()) is not None:
                 entry[key] = value
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -39,3 +50,11 @@ def configure_logging() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(get_settings().log_level)
+    for name in _UVICORN_LOGGERS:
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    access = logging.getLogger(_UVICORN_ACCESS_LOGGER)
+    access.handlers.clear()
+    access.propagate = False
+    access.disabled = True

@@ -14,12 +14,13 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
 from schema.errors import DomainErrors
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
+from schema.telemetry import OperationTelemetry
 
 Query = merge_types("Query", (AccountsQuery, ClassroomQuery, RecordingsQuery, NotificationsQuery))
 Mutation = merge_types(
@@ -30,10 +31,10 @@ Subscription = merge_types(
 )
 
 
-def _extensions() -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     """Factories, so every operation gets fresh extension instances."""
-    settings = get_settings()
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        OperationTelemetry,
         DomainErrors,
         lambda: ParserCache(maxsize=settings.graphql_parser_cache_size),
         lambda: ValidationCache(maxsize=settings.graphql_parser_cache_size),
@@ -46,4 +47,14 @@ def _extensions() -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]
     return extensions
 
 
-schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=_extensions())
+def build_schema(settings: Settings | None = None) -> Schema:
+    """The schema with the limits of `settings` (by default the environment's)."""
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=_extensions(settings or get_settings()),
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,144 @@
+"""Readiness: can this process reach PostgreSQL, Redis and Kafka, and how fast do they answer.
+
+Each check opens its own short-lived connection with a short timeout, so a hung component shows as
+down within CHECK_TIMEOUT_SECONDS instead of hanging the probe, and the answer does not depend on the
+state of the process's pools.
+
+A component that has a fallback (Kafka: the api writes activity rows straight to Postgres) registers a
+`degraded_reason` provider. While the provider gives a reason, the component reports `degraded` and does
+not make the api unready: it still does its job, only another way.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import asyncpg
+from aiokafka.client import AIOKafkaClient
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from core.settings import Settings
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+Check = Callable[[], Awaitable[object]]
+DegradedReason = Callable[[], str | None]
+
+_degraded_reasons: dict[str, list[DegradedReason]] = {}
+
+
+class Status(StrEnum):
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    name: str
+    status: Status
+    latency_ms: float
+    detail: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        entry: dict[str, object] = {"status": self.status.value, "latencyMs": self.latency_ms}
+        if self.detail is not None:
+            entry["detail"] = self.detail
+        return entry
+
+
+def register_degraded_reason(component: str, provider: DegradedReason) -> Callable[[], None]:
+    """Lets the owner of a fallback say that a component's work currently goes through it.
+
+    Returns the function that takes the provider back out.
+    """
+    providers = _degraded_reasons.setdefault(component, [])
+    # Every app built in one process registers the same provider; it must count once.
+    if provider not in providers:
+        providers.append(provider)
+    return lambda: providers.remove(provider)
+
+
+def _degraded_reason(component: str) -> str | None:
+    return next((r for p in _degraded_reasons.get(component, []) if (r := p()) is not None), None)
+
+
+async def check_postgres(database_url: str) -> None:
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn, timeout=CHECK_TIMEOUT_SECONDS)
+    try:
+        await connection.fetchval("SELECT 1")
+    finally:
+        await connection.close()
+
+
+async def check_redis(redis_url: str) -> None:
+    client = Redis.from_url(
+        redis_url, socket_connect_timeout=CHECK_TIMEOUT_SECONDS, socket_timeout=CHECK_TIMEOUT_SECONDS
+    )
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def check_kafka(bootstrap_servers: str) -> None:
+    """A metadata request to the cluster, which is what a producer does first."""
+    timeout_ms = int(CHECK_TIMEOUT_SECONDS * 1000)
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap_servers,
+        request_timeout_ms=timeout_ms,
+        connections_max_idle_ms=timeout_ms * 10,
+        client_id="studymate-health",
+    )
+    try:
+        await client.bootstrap()
+    finally:
+        await client.close()
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return f"no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+    return type(error).__name__
+
+
+async def _probe(name: str, check: Check) -> ComponentHealth:
+    started = time.perf_counter()
+    failure: str | None = None
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await check()
+    except Exception as error:
+        failure = _describe(error)
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    if (reason := _degraded_reason(name)) is not None:
+        return ComponentHealth(name, Status.DEGRADED, latency_ms, reason)
+    if failure is not None:
+        return ComponentHealth(name, Status.DOWN, latency_ms, failure)
+    return ComponentHealth(name, Status.UP, latency_ms)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    components: list[ComponentHealth]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "status": "ready" if self.ready else "unready",
+            "components": {component.name: component.as_json() for component in self.components},
+        }
+
+
+async def readiness(settings: Settings) -> Readiness:
+    checks: dict[str, Check] = {
+        "postgres": lambda: check_postgres(settings.database_url),
+        "redis": lambda: check_redis(settings.redis_url),
+        "kafka": lambda: check_kafka(settings.kafka_bootstrap_servers),
+    }
+    components = list(await asyncio.gather(*(_probe(name, check) for name, check in checks.items())))
+    return Readiness(all(c.status is not Status.DOWN for c in components), components)
