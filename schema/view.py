@@ -1,22 +1,60 @@
-"""The Strawberry ASGI view: builds the per-request context and authenticates websockets."""
+"""The Strawberry ASGI view: context, websocket authentication and keep-alive, persisted queries, CSRF.
 
+- HTTP: POST, and GET for queries only. A GET (or any request with a "simple" content type) must carry
+  a header a browser cannot send cross-site without a CORS preflight, as Apollo clients do; a browser
+  opening /graphql (Accept: text/html) gets the offline GraphiQL instead.
+- Websockets: `graphql-transport-ws` and legacy `graphql-ws`. The token comes in `connection_init`; an
+  invalid one closes the connection (4403, or `connection_error` on the legacy protocol). Both protocols
+  send keep-alives every `websocket_ping_seconds`.
+- Automatic persisted queries over HTTP and on websocket subscribe, stored in Redis (core/apq.py).
+"""
+
+import asyncio
 import uuid
-from typing import Any
+from contextlib import suppress
+from typing import Any, cast
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLFormattedError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
+from strawberry import Schema
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    SubscribeMessage,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types.unset import UNSET, UnsetType
 
+from core import metrics
+from core.apq import PersistedQueryNotFound, resolve_query
 from core.auth import UserActor, actor_from_authorization
 from core.errors import DomainError
 from core.logging import request_id_var, user_id_var
-from core.settings import get_settings
+from core.settings import Settings
 from schema.context import Context
+from schema.graphiql import render_page
 
 _TOKEN_KEYS = ("Authorization", "authorization", "authToken", "token")
+# What a cross-site <form> or <img> can send without a CORS preflight (Apollo's CSRF prevention rule).
+_SIMPLE_CONTENT_TYPES = frozenset(
+    {"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+)
+_PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
+CSRF_MESSAGE = (
+    "This request could be a cross-site request forgery: send a Content-Type such as application/json, "
+    "or an Apollo-Require-Preflight header"
+)
 
 
 def _token_from_params(params: dict[str, Any]) -> str | None:
@@ -28,18 +66,138 @@ def _token_from_params(params: dict[str, Any]) -> str | None:
     return _token_from_params(headers) if isinstance(headers, dict) else None
 
 
+def _error_json(error: DomainError) -> dict[str, object]:
+    return {"message": error.message, "extensions": error.extensions}
+
+
+async def _fill_persisted_query(view: "GraphQLView", payload: dict[str, Any]) -> None:
+    """Puts the stored query into a websocket subscribe payload that carries only its hash."""
+    payload["query"] = await resolve_query(
+        payload.get("query"), payload.get("extensions"), view.persisted_query_ttl_seconds
+    )
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """`graphql-transport-ws` with server pings: Strawberry sends none, and mobile networks and Android
+    clients drop a websocket that stays silent."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pinger: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self._pinger is None:
+            self._pinger = asyncio.create_task(self._ping())
+            self._pinger.add_done_callback(self._task_done)
+
+    async def _ping(self) -> None:
+        interval = cast("GraphQLView", self.view).websocket_ping_seconds
+        with suppress(WebSocketDisconnected):
+            while True:
+                await asyncio.sleep(interval)
+                await self.send_message({"type": "ping"})
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged:
+            try:
+                await _fill_persisted_query(cast("GraphQLView", self.view), cast("Any", message["payload"]))
+            except DomainError as error:
+                payload = cast("list[GraphQLFormattedError]", [_error_json(error)])
+                await self.send_message(ErrorMessage(id=message["id"], type="error", payload=payload))
+                return
+        await super().handle_subscribe(message)
+
+    async def shutdown(self) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._pinger
+        await super().shutdown()
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """Legacy `graphql-ws` (subscriptions-transport-ws); Strawberry's own `ka` messages keep it alive."""
+
+    async def handle_start(self, message: StartMessage) -> None:
+        if self.connection_acknowledged:
+            try:
+                await _fill_persisted_query(cast("GraphQLView", self.view), cast("Any", message["payload"]))
+            except DomainError as error:
+                await self.send_message(
+                    {"type": "error", "id": message["id"], "payload": cast("Any", _error_json(error))}
+                )
+                return
+        await super().handle_start(message)
+
+
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, schema: Any) -> None:
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
+    def __init__(self, schema: Schema, settings: Settings) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
             allow_queries_via_get=True,
             keep_alive=True,
-            keep_alive_interval=get_settings().websocket_ping_seconds,
+            keep_alive_interval=settings.websocket_ping_seconds,
+            allowed_origins=settings.cors_origins,
+        )
+        self.persisted_query_ttl_seconds = settings.persisted_query_ttl_seconds
+        self.websocket_ping_seconds = settings.websocket_ping_seconds
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context | UnsetType = UNSET,
+        root_value: UnsetType | None = UNSET,
+    ) -> Response | WebSocket:
+        if self.is_websocket_request(request):
+            protocol = await self.pick_websocket_subprotocol(request) or "none"
+            connections = metrics.websocket_connections.labels(protocol)
+            connections.inc()
+            try:
+                return await super().run(request, context, root_value)  # type: ignore[arg-type]
+            finally:
+                connections.dec()
+        try:
+            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        except DomainError as error:
+            # Raised while reading the request (persisted queries), before there is an operation to run.
+            # Apollo clients only read the body of a 200 when they look for PersistedQueryNotFound.
+            status = 200 if isinstance(error, PersistedQueryNotFound) else 400
+            return JSONResponse({"errors": [_error_json(error)]}, status_code=status)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # Only browsers ask for HTML; an Apollo GET that carries nothing but a persisted-query hash (and
+        # `Accept: */*`) must be executed, not answered with the IDE.
+        return (
+            request.method == "GET"
+            and request.query_params.get("query") is None
+            and request.query_params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
         )
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(render_page())
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        content_type, _ = parse_content_type(request.content_type or "")
+        if content_type in _SIMPLE_CONTENT_TYPES and not any(
+            request.headers.get(header) for header in _PREFLIGHT_HEADERS
+        ):
+            raise HTTPException(400, CSRF_MESSAGE)
+        data = await super().parse_http_body(request)
+        # Batching is off (the schema has no batching config), so the parent never returns a list.
+        assert isinstance(data, GraphQLRequestData)
+        data.query = await resolve_query(data.query, data.extensions, self.persisted_query_ttl_seconds)
+        return data
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = request_id_var.get() or uuid.uuid4().hex
         request_id_var.set(request_id)
         context = Context(
             request=request,
