@@ -1,0 +1,202 @@
+"""Fan-out benchmark: N participants follow one live session while the instructor advances the step.
+
+Starts embedded Postgres and Redis (or uses DATABASE_URL/REDIS_URL), one api process, joins N
+participants, opens N `sessionEvents` subscriptions (graphql-transport-ws) from this process, advances
+the step `--steps` times, and prints the latency from each `nextStep` mutation's return to each
+subscriber's receipt of the matching StepChanged (p50/p99/max), plus the api process's RSS.
+
+    uv run python -m bench.classroom --participants 1000 --steps 20
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+from websockets.asyncio.client import ClientConnection, connect
+
+CONNECT_BATCH = 50
+SUBSCRIBE = """
+subscription($id: ID!) { sessionEvents(sessionId: $id) {
+  __typename ... on SessionSnapshot { seq }
+  ... on StepChanged { seq step { id order title guideText } } } }"""
+NEXT = "mutation($id: ID!) { nextStep(sessionId: $id) { id } }"
+
+
+@dataclass
+class Phone:
+    token: str
+    socket: ClientConnection | None = None
+    received: dict[int, float] = field(default_factory=dict)  # step order -> perf_counter at receipt
+
+
+async def _open(phone: Phone, ws_url: str, session_id: str) -> None:
+    socket = await connect(ws_url, subprotocols=["graphql-transport-ws"], open_timeout=60, max_queue=None)  # type: ignore[list-item]
+    await socket.send(
+        json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {phone.token}"}})
+    )
+    assert json.loads(await socket.recv())["type"] == "connection_ack"
+    payload = {"query": SUBSCRIBE, "variables": {"id": session_id}}
+    await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+    snapshot = json.loads(await socket.recv())
+    assert snapshot["payload"]["data"]["sessionEvents"]["__typename"] == "SessionSnapshot", snapshot
+    phone.socket = socket
+
+
+async def _listen(
+    phone: Phone, arrivals: dict[int, asyncio.Event], counts: dict[int, int], expected: int
+) -> None:
+    assert phone.socket is not None
+    async for raw in phone.socket:
+        message = json.loads(raw)
+        if message["type"] == "ping":
+            await phone.socket.send(json.dumps({"type": "pong"}))
+            continue
+        if message["type"] != "next":
+            continue
+        event = message["payload"]["data"]["sessionEvents"]
+        if event["__typename"] == "StepChanged":
+            order = event["step"]["order"]
+            phone.received[order] = time.perf_counter()
+            counts[order] = counts.get(order, 0) + 1
+            if counts[order] == expected:
+                arrivals[order].set()
+
+
+async def _prepare(participants: int, steps: int) -> tuple[str, str, list[str]]:
+    """An instructor, a lecture with a task of `steps + 1` steps, a started session and N participants."""
+    from core.auth import Role
+    from core.db import transaction
+    from resolvers import classroom
+    from tests.classroom_factories import actor, make_lecture, make_task
+    from tests.factories import make_account
+
+    instructor = await make_account(Role.INSTRUCTOR)
+    lecture = await make_lecture(instructor)
+    task = await make_task(instructor, lecture, steps + 1)
+    async with transaction() as db:
+        session = await classroom.create_live_session(db, actor(instructor), lecture.id, task.id, "Bench")
+    async with transaction() as db:
+        await classroom.control(db, actor(instructor), session.id, classroom.Action.START)
+    tokens = []
+    for n in range(participants):
+        async with transaction() as db:
+            joined = await classroom.join_session(
+                db, None, session.code, f"Senior {n}", f"bench-device-{n:06d}", None
+            )
+        tokens.append(joined.token)
+    return instructor.token, str(session.id), tokens
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> None:
+    instructor_token, session_id, tokens = await _prepare(args.participants, args.steps)
+    ws_url = api_url.replace("http://", "ws://") + "/graphql"
+    rss_idle = api.memory_info().rss
+    phones = [Phone(token) for token in tokens]
+    started = time.perf_counter()
+    for i in range(0, len(phones), CONNECT_BATCH):
+        await asyncio.gather(*(_open(p, ws_url, session_id) for p in phones[i : i + CONNECT_BATCH]))
+    connect_seconds = time.perf_counter() - started
+    rss_subscribed = api.memory_info().rss
+    arrivals = {order: asyncio.Event() for order in range(2, args.steps + 2)}
+    counts: dict[int, int] = {}
+    listeners = [asyncio.create_task(_listen(p, arrivals, counts, len(phones))) for p in phones]
+    latencies: list[float] = []
+    rss_peak = rss_subscribed
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
+        for order in range(2, args.steps + 2):
+            response = await http.post(
+                "/graphql",
+                json={"query": NEXT, "variables": {"id": session_id}},
+                headers={"Authorization": f"Bearer {instructor_token}"},
+            )
+            returned = time.perf_counter()
+            assert "errors" not in response.json(), response.json()
+            await asyncio.wait_for(arrivals[order].wait(), timeout=60)
+            latencies.extend(p.received[order] - returned for p in phones)
+            rss_peak = max(rss_peak, api.memory_info().rss)
+    for task in listeners:
+        task.cancel()
+    await asyncio.gather(*(p.socket.close() for p in phones if p.socket), return_exceptions=True)
+    from core.db import dispose_engine
+    from core.redis import close_redis
+
+    await dispose_engine()
+    await close_redis()
+    early = sum(1 for value in latencies if value < 0)
+    ms = [max(0.0, value) * 1000 for value in latencies]
+    print(f"participants: {len(phones)}  step changes: {args.steps}  deliveries: {len(ms)}")
+    print(f"subscriptions opened in {connect_seconds:.1f} s")
+    print(
+        f"latency from mutation return to receipt (ms): p50 {_percentile(ms, 0.5):.1f}  "
+        f"p99 {_percentile(ms, 0.99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"
+    )
+    print(f"  ({early} deliveries arrived before the mutation's HTTP response did; counted as 0 ms)")
+    mb = 1024 * 1024
+    print(
+        f"api RSS (MiB): idle {rss_idle / mb:.0f}  with subscriptions {rss_subscribed / mb:.0f}  "
+        f"peak during steps {rss_peak / mb:.0f}"
+    )
+
+
+async def _wait_healthy(api_url: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url) as http, asyncio.timeout(60):
+        while True:
+            try:
+                if (await http.get("/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args()
+
+    from core.embedded import EmbeddedStack, free_port
+
+    with tempfile.TemporaryDirectory(prefix="studymate-bench-") as tmp:
+        stack = None
+        if not os.environ.get("DATABASE_URL"):
+            stack = EmbeddedStack(Path(tmp), persistent=False)
+            os.environ.update(stack.start())
+        os.environ.setdefault("SECRET_KEY", "bench-secret-key-that-is-long-enough-for-hs256")
+        os.environ["LOG_LEVEL"] = "WARNING"
+        from core.migrations import ensure_database, upgrade_head
+
+        asyncio.run(ensure_database(os.environ["DATABASE_URL"]))
+        upgrade_head(os.environ["DATABASE_URL"])
+        port = free_port()
+        api = psutil.Popen(
+            [sys.executable, "-m", "cli", "api", "--host", "127.0.0.1", "--port", str(port)],
+            env=dict(os.environ),
+        )
+        try:
+            api_url = f"http://127.0.0.1:{port}"
+            asyncio.run(_wait_healthy(api_url))
+            asyncio.run(_run(args, api_url, api))
+        finally:
+            api.terminate()
+            api.wait(timeout=30)
+            if stack is not None:
+                stack.stop()
+
+
+if __name__ == "__main__":
+    main()
