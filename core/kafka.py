@@ -23,7 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from prometheus_client import Counter, Gauge
 
 from core.redis import redis
@@ -131,8 +131,15 @@ class ActivityProducer:
             return False
         try:
             async with asyncio.timeout(self.send_timeout):
-                futures = [await producer.send(self.topic, message, key=key.encode()) for message in messages]
-                await asyncio.gather(*futures)
+                try:
+                    await self._send_all(producer, key, messages)
+                except KafkaError as error:
+                    if isinstance(error, KafkaConnectionError):
+                        raise
+                    # A broker that just came back may refuse its first produce with an unknown
+                    # error; a resend is harmless, since the drain ignores event ids it already has.
+                    await asyncio.sleep(0.1)
+                    await self._send_all(producer, key, messages)
         except (KafkaError, OSError, TimeoutError) as error:
             self._fail(error)
             return False
@@ -143,6 +150,10 @@ class ActivityProducer:
             self._reason = None
             KAFKA_DEGRADED.set(0)
         return True
+
+    async def _send_all(self, producer: AIOKafkaProducer, key: str, messages: list[bytes]) -> None:
+        futures = [await producer.send(self.topic, message, key=key.encode()) for message in messages]
+        await asyncio.gather(*futures)
 
     async def _ready(self) -> AIOKafkaProducer | None:
         if self._producer is not None or time.monotonic() < self._retry_at:
