@@ -83,7 +83,18 @@ class Task(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
-class Step(SQLModel, table=True):
+class StepContent(SQLModel):
+    """What a student is shown for a step; a step and each of its revisions hold one."""
+
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    target_action: TargetAction | None = Field(default=None, sa_type=enum_type(TargetAction))
+    guide_text: str = Field(max_length=2000)
+    voice_guide_text: str | None = Field(default=None, max_length=2000)
+    target_hint: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class Step(StepContent, table=True):
     __tablename__ = "steps"
     # Order is dense and unique among the steps still in the task; a removed step keeps its last position.
     __table_args__ = (
@@ -99,19 +110,13 @@ class Step(SQLModel, table=True):
     id: uuid.UUID = id_field()
     task_id: uuid.UUID = Field(foreign_key="tasks.id", index=True, ondelete="CASCADE")
     position: int = Field(sa_column=Column(Integer, nullable=False))
-    title: str = Field(max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
-    target_action: TargetAction | None = Field(default=None, sa_type=enum_type(TargetAction))
-    guide_text: str = Field(max_length=2000)
-    voice_guide_text: str | None = Field(default=None, max_length=2000)
-    target_hint: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     version: int = 1
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
     removed_at: datetime | None = timestamp_field()
 
 
-class StepRevision(SQLModel, table=True):
+class StepRevision(StepContent, table=True):
     """The content a step had before an edit, so what a student saw can always be reconstructed."""
 
     __tablename__ = "step_revisions"
@@ -119,12 +124,6 @@ class StepRevision(SQLModel, table=True):
     id: uuid.UUID = id_field()
     step_id: uuid.UUID = Field(foreign_key="steps.id", index=True, ondelete="CASCADE")
     version: int
-    title: str = Field(max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
-    target_action: TargetAction | None = Field(default=None, sa_type=enum_type(TargetAction))
-    guide_text: str = Field(max_length=2000)
-    voice_guide_text: str | None = Field(default=None, max_length=2000)
-    target_hint: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     edited_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = created_at_field()
 
@@ -197,9 +196,7 @@ class Participant(SQLModel, table=True):
     # Only a hash is kept, so no query can hand a device id to someone who would impersonate it.
     device_hash: str | None = Field(default=None, max_length=64)
     display_name: str = Field(max_length=40)
-    status: ParticipantStatus = Field(
-        default=ParticipantStatus.WAITING, sa_type=enum_type(ParticipantStatus)
-    )
+    status: ParticipantStatus = Field(default=ParticipantStatus.WAITING, sa_type=enum_type(ParticipantStatus))
     current_step_id: uuid.UUID | None = Field(default=None, foreign_key="steps.id")
     completed_steps: int = 0
     joined_at: datetime = created_at_field()
@@ -209,9 +206,7 @@ class Participant(SQLModel, table=True):
 
 class StepProgress(SQLModel, table=True):
     __tablename__ = "step_progress"
-    __table_args__ = (
-        Index("uq_step_progress_participant_step", "participant_id", "step_id", unique=True),
-    )
+    __table_args__ = (Index("uq_step_progress_participant_step", "participant_id", "step_id", unique=True),)
 
     id: uuid.UUID = id_field()
     session_id: uuid.UUID = Field(foreign_key="live_sessions.id", index=True, ondelete="CASCADE")

@@ -50,6 +50,7 @@ from models.classroom import (
     SessionControl,
     SessionStatus,
     Step,
+    StepContent,
     StepProgress,
     StepRevision,
     TargetAction,
@@ -130,35 +131,15 @@ def _hint_json(hint: UiHint | None) -> dict[str, Any] | None:
     return cleaned if any(cleaned.values()) else None
 
 
-@dataclass(frozen=True)
-class _StepContent:
-    title: str
-    description: str | None
-    target_action: TargetAction | None
-    guide_text: str
-    voice_guide_text: str | None
-    target_hint: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, draft: StepDraft) -> "_StepContent":
-        return cls(
-            title=_required(draft.title, "title"),
-            description=_clean(draft.description, "description", max_length=MAX_TEXT_LENGTH),
-            target_action=draft.target_action,
-            guide_text=_required(draft.guide_text, "guideText", MAX_TEXT_LENGTH),
-            voice_guide_text=_clean(draft.voice_guide_text, "voiceGuideText", max_length=MAX_TEXT_LENGTH),
-            target_hint=_hint_json(draft.target_hint),
-        )
-
-    def values(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "description": self.description,
-            "target_action": self.target_action,
-            "guide_text": self.guide_text,
-            "voice_guide_text": self.voice_guide_text,
-            "target_hint": self.target_hint,
-        }
+def _content(draft: StepDraft) -> StepContent:
+    return StepContent(
+        title=_required(draft.title, "title"),
+        description=_clean(draft.description, "description", max_length=MAX_TEXT_LENGTH),
+        target_action=draft.target_action,
+        guide_text=_required(draft.guide_text, "guideText", MAX_TEXT_LENGTH),
+        voice_guide_text=_clean(draft.voice_guide_text, "voiceGuideText", max_length=MAX_TEXT_LENGTH),
+        target_hint=_hint_json(draft.target_hint),
+    )
 
 
 # Batch reads behind the DataLoaders: one statement per batch, answers in the order of the keys.
@@ -390,11 +371,11 @@ async def create_task(
         title=_required(title, "title"),
         description=_clean(description, "description", max_length=MAX_TEXT_LENGTH),
     )
-    contents = [_StepContent.of(draft) for draft in steps]
+    contents = [_content(draft) for draft in steps]
     db.add(task)
     await db.flush()
     db.add_all(
-        Step(task_id=task.id, position=position, **content.values())
+        Step(task_id=task.id, position=position, **content.model_dump())
         for position, content in enumerate(contents, start=1)
     )
     await db.flush()
@@ -412,21 +393,10 @@ async def _own_step(db: AsyncSession, actor: Actor, step_id: uuid.UUID) -> tuple
 
 async def update_step(db: AsyncSession, actor: Actor, step_id: uuid.UUID, draft: StepDraft) -> Step:
     task, step = await _own_step(db, actor, step_id)
-    content = _StepContent.of(draft)
-    db.add(
-        StepRevision(
-            step_id=step.id,
-            version=step.version,
-            title=step.title,
-            description=step.description,
-            target_action=step.target_action,
-            guide_text=step.guide_text,
-            voice_guide_text=step.voice_guide_text,
-            target_hint=step.target_hint,
-            edited_by=require_user(actor).user_id,
-        )
-    )
-    for name, value in content.values().items():
+    content = _content(draft)
+    kept = StepContent.model_validate(step, from_attributes=True).model_dump()
+    db.add(StepRevision(step_id=step.id, version=step.version, edited_by=require_user(actor).user_id, **kept))
+    for name, value in content.model_dump().items():
         setattr(step, name, value)
     step.version += 1
     step.updated_at = utcnow()
@@ -439,14 +409,14 @@ async def add_step(
     db: AsyncSession, actor: Actor, task_id: uuid.UUID, draft: StepDraft, position: int | None
 ) -> Step:
     task = await _own_task(db, actor, task_id)
-    content = _StepContent.of(draft)
+    content = _content(draft)
     steps = await _live_steps(db, task.id)
     if len(steps) >= MAX_STEPS_PER_TASK:
         raise BadInput(f"A task has at most {MAX_STEPS_PER_TASK} steps", field="taskId")
     index = len(steps) if position is None else position - 1
     if not 0 <= index <= len(steps):
         raise BadInput(f"position must be between 1 and {len(steps) + 1}", field="position")
-    step = Step(task_id=task.id, position=len(steps) + 1, **content.values())
+    step = Step(task_id=task.id, position=len(steps) + 1, **content.model_dump())
     db.add(step)
     await db.flush()
     await _renumber(db, [*steps[:index], step, *steps[index:]])

@@ -7,6 +7,7 @@ DataLoaders, so lists cost a fixed number of statements however long they are.
 """
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -534,7 +535,7 @@ class StepChanged:
     at: datetime
     step: Step
     total_steps: int
-    # Not `message`: a union's members must agree on a shared field's type, and InstructorMessage's is non-null.
+    # Not `message`: union members must agree on a shared field's type; InstructorMessage's is non-null.
     instructor_note: str | None = strawberry.field(description="The message given with `nextStep`, if any.")
 
 
@@ -706,18 +707,7 @@ class StepInput:
             target_action=self.target_action,
             guide_text=self.guide_text,
             voice_guide_text=self.voice_guide_text,
-            target_hint=(
-                classroom.UiHint(
-                    view_id=hint.view_id,
-                    text=hint.text,
-                    content_description=hint.content_description,
-                    bounds=hint.bounds,
-                    package_name=hint.package_name,
-                    class_name=hint.class_name,
-                )
-                if hint
-                else None
-            ),
+            target_hint=classroom.UiHint(**dataclasses.asdict(hint)) if hint else None,
         )
 
 

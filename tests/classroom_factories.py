@@ -1,9 +1,12 @@
 """Classroom test data made through the real resolvers."""
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 
-from core.auth import Role, UserActor
+import httpx
+
+from core.auth import ParticipantActor, Role, UserActor
 from core.db import transaction
 from models.classroom import Lecture, LiveSession, Participant, Step, Task
 from resolvers import classroom
@@ -78,6 +81,30 @@ class Joined:
     @property
     def id(self) -> str:
         return str(self.participant.id)
+
+
+async def complete(room: Classroom, joined: "Joined", step: Step) -> None:
+    """The participant reports the step COMPLETED."""
+    async with transaction() as db:
+        await classroom.report_progress(
+            db,
+            ParticipantActor(joined.participant.id, room.session.id),
+            room.session.id,
+            step.id,
+            classroom.ProgressStatus.COMPLETED,
+        )
+
+
+async def wait_until_healthy(api_url: str, timeout: float = 60) -> None:
+    """Waits for an api process that is starting up to answer /health."""
+    async with httpx.AsyncClient(base_url=api_url) as http, asyncio.timeout(timeout):
+        while True:
+            try:
+                if (await http.get("/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
 
 
 async def join(room: Classroom, name: str = "Grandma Lee", device_id: str | None = None) -> Joined:

@@ -23,17 +23,21 @@ def ago(seconds: float) -> datetime:
     return NOW - timedelta(seconds=seconds)
 
 
-def test_completion_median_delay_help_bottleneck_and_stuck_students() -> None:
-    # Given a session 20 minutes in, two steps, four present participants and one who left
-    session = LiveSession(
+def session_in(status: SessionStatus, started_ago: float) -> LiveSession:
+    return LiveSession(
         lecture_id=uuid.uuid4(),
         task_id=uuid.uuid4(),
         instructor_id=uuid.uuid4(),
         title="Photos",
         code="ABCDEF",
-        status=SessionStatus.IN_PROGRESS,
-        started_at=ago(1200),
+        status=status,
+        started_at=ago(started_ago),
     )
+
+
+def test_completion_median_delay_help_bottleneck_and_stuck_students() -> None:
+    # Given a session 20 minutes in, two steps, four present participants and one who left
+    session = session_in(SessionStatus.IN_PROGRESS, 1200)
     first, second = (
         Step(task_id=session.task_id, position=n, title=f"Step {n}", guide_text="Tap") for n in (1, 2)
     )
@@ -118,15 +122,7 @@ def test_completion_median_delay_help_bottleneck_and_stuck_students() -> None:
 
 
 def test_nobody_is_stuck_without_progress_while_the_session_is_paused() -> None:
-    session = LiveSession(
-        lecture_id=uuid.uuid4(),
-        task_id=uuid.uuid4(),
-        instructor_id=uuid.uuid4(),
-        title="Photos",
-        code="ABCDEF",
-        status=SessionStatus.PAUSED,
-        started_at=ago(3600),
-    )
+    session = session_in(SessionStatus.PAUSED, 3600)
     idle = Participant(
         session_id=session.id, display_name="Idle", status=ParticipantStatus.ACTIVE, joined_at=ago(3600)
     )

@@ -6,7 +6,16 @@ from core.auth import Role
 from core.db import read_session, transaction
 from models.classroom import Lecture, Step, StepProgress, StepRevision
 from resolvers import classroom
-from tests.classroom_factories import join, make_classroom, make_lecture, make_task, task_steps
+from tests.classroom_factories import (
+    actor,
+    complete,
+    join,
+    make_classroom,
+    make_lecture,
+    make_task,
+    step_draft,
+    task_steps,
+)
 from tests.client import error_code
 from tests.conftest import count_queries
 from tests.factories import make_account
@@ -172,17 +181,8 @@ async def test_editing_a_step_keeps_its_id_its_progress_and_the_old_version() ->
     # Given a started session where a participant completed step 1
     room = await make_classroom(steps=2, start=True)
     joined = await join(room)
-    async with transaction() as db:
-        await classroom.report_progress(
-            db,
-            classroom.ParticipantActor(joined.participant.id, room.session.id),
-            room.session.id,
-            room.steps[0].id,
-            classroom.ProgressStatus.COMPLETED,
-        )
+    await complete(room, joined, room.steps[0])
     # When the instructor edits step 1
-    from tests.classroom_factories import actor, step_draft
-
     async with transaction() as db:
         edited = await classroom.update_step(db, actor(room.instructor), room.steps[0].id, step_draft(9))
     # Then the step keeps its id, gains a version, and the old content and the progress remain
@@ -230,17 +230,11 @@ async def test_removing_a_step_is_soft_and_keeps_progress(gql) -> None:
     # Given a participant who worked on step 2 of a session now on step 3
     room = await make_classroom(steps=3, start=True)
     joined = await join(room)
+    await complete(room, joined, room.steps[1])
     async with transaction() as db:
-        await classroom.report_progress(
-            db,
-            classroom.ParticipantActor(joined.participant.id, room.session.id),
-            room.session.id,
-            room.steps[1].id,
-            classroom.ProgressStatus.COMPLETED,
-        )
         await classroom.control(
             db,
-            classroom.UserActor(room.instructor.user.id, Role.INSTRUCTOR),
+            actor(room.instructor),
             room.session.id,
             classroom.Action.GO_TO_STEP,
             step_id=room.steps[2].id,

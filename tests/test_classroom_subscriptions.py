@@ -16,7 +16,7 @@ from core.db import transaction
 from core.embedded import free_port
 from core.redis import redis
 from resolvers import classroom
-from tests.classroom_factories import Classroom, actor, join, make_classroom, step_draft
+from tests.classroom_factories import Classroom, actor, join, make_classroom, step_draft, wait_until_healthy
 from tests.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, Subscription, subscription
 from tests.factories import make_account
 
@@ -363,14 +363,7 @@ async def second_api() -> AsyncIterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url) as http, asyncio.timeout(30):
-            while True:
-                try:
-                    if (await http.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+        await wait_until_healthy(url)
         yield url
     finally:
         process.terminate()
