@@ -18,8 +18,8 @@ from enum import StrEnum
 import asyncpg
 from aiokafka.client import AIOKafkaClient
 from redis.asyncio import Redis
-from sqlalchemy.engine import make_url
 
+from core.migrations import asyncpg_dsn
 from core.settings import Settings
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -67,8 +67,7 @@ def _degraded_reason(component: str) -> str | None:
 
 
 async def check_postgres(database_url: str) -> None:
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn, timeout=CHECK_TIMEOUT_SECONDS)
+    connection = await asyncpg.connect(asyncpg_dsn(database_url), timeout=CHECK_TIMEOUT_SECONDS)
     try:
         await connection.fetchval("SELECT 1")
     finally:
