@@ -71,6 +71,8 @@ class Drain:
         self.group_id = group_id
         self.max_records = max_records
         self.rows_total = 0
+        # Time spent writing and committing; rows_total / busy_seconds is what the drain can sustain.
+        self.busy_seconds = 0.0
         self._stopping = asyncio.Event()
 
     @classmethod
@@ -127,14 +129,15 @@ class Drain:
         started = time.monotonic()
         if not await self._write(rows):
             return
-        elapsed = time.monotonic() - started
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         try:
             await consumer.commit(offsets)
         except CommitFailedError:
             # The partitions moved to another member during the write; it redelivers, we inserted once.
             logger.info("offsets not committed after a rebalance; the batch will be redelivered")
+        elapsed = time.monotonic() - started
         self.rows_total += count
+        self.busy_seconds += elapsed
         await self._report(count, elapsed)
 
     async def _write(self, rows: dict[str, list[dict[str, Any]]]) -> bool:
@@ -158,7 +161,12 @@ class Drain:
         try:
             await redis().hset(
                 DRAIN_STATS_KEY,
-                mapping={"rows_total": self.rows_total, "rows_per_second": round(rate, 1), "at": time.time()},
+                mapping={
+                    "rows_total": self.rows_total,
+                    "busy_seconds": round(self.busy_seconds, 3),
+                    "rows_per_second": round(rate, 1),
+                    "at": time.time(),
+                },
             )
         except RedisError:
             logger.info("could not report drain figures to Redis")
