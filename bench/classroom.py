@@ -152,6 +152,17 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     )
 
 
+async def _wait_until_healthy(api_url: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url) as http, asyncio.timeout(60):
+        while True:
+            try:
+                if (await http.get("/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=1000)
@@ -159,7 +170,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from core.embedded import EmbeddedStack, free_port
-    from tests.classroom_factories import wait_until_healthy
 
     with tempfile.TemporaryDirectory(prefix="studymate-bench-") as tmp:
         stack = None
@@ -179,7 +189,7 @@ def main() -> None:
         )
         try:
             api_url = f"http://127.0.0.1:{port}"
-            asyncio.run(wait_until_healthy(api_url))
+            asyncio.run(_wait_until_healthy(api_url))
             asyncio.run(_run(args, api_url, api))
         finally:
             api.terminate()

@@ -1,10 +1,7 @@
 """Classroom test data made through the real resolvers."""
 
-import asyncio
 import uuid
 from dataclasses import dataclass
-
-import httpx
 
 from core.auth import ParticipantActor, Role, UserActor
 from core.db import transaction
@@ -93,18 +90,6 @@ async def complete(room: Classroom, joined: "Joined", step: Step) -> None:
             step.id,
             classroom.ProgressStatus.COMPLETED,
         )
-
-
-async def wait_until_healthy(api_url: str, timeout: float = 60) -> None:
-    """Waits for an api process that is starting up to answer /health."""
-    async with httpx.AsyncClient(base_url=api_url) as http, asyncio.timeout(timeout):
-        while True:
-            try:
-                if (await http.get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
 
 
 async def join(room: Classroom, name: str = "Grandma Lee", device_id: str | None = None) -> Joined:

@@ -1,8 +1,6 @@
 """sessionEvents, helpRequests and sessionAnalytics over real websockets, in both protocols."""
 
 import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -13,12 +11,12 @@ import pytest
 from broadcast import classroom as live
 from broadcast.hub import hub
 from core.db import transaction
-from core.embedded import free_port
 from core.redis import redis
 from resolvers import classroom
-from tests.classroom_factories import Classroom, actor, join, make_classroom, step_draft, wait_until_healthy
+from tests.classroom_factories import Classroom, actor, join, make_classroom, step_draft
 from tests.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, Subscription, subscription
 from tests.factories import make_account
+from tests.processes import api_process
 
 PROTOCOLS = [TRANSPORT_WS, LEGACY_WS]
 
@@ -344,39 +342,12 @@ async def test_session_analytics_are_pushed_when_they_change_at_most_twice_a_sec
         assert len(pushes) <= elapsed / 0.5 + 1
 
 
-@asynccontextmanager
-async def second_api() -> AsyncIterator[str]:
-    """Another api process on the same Postgres and Redis, as behind a load balancer."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        "api",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        env=dict(os.environ),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_healthy(url)
-        yield url
-    finally:
-        process.terminate()
-        async with asyncio.timeout(15):
-            await process.wait()
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_two_api_processes_behave_as_one(api_url, gql, protocol: str) -> None:
     # Given participants on two api processes and the instructor driving through the first
     room = await make_classroom(steps=3, start=True)
     ana, bo = await join(room, "Ana", "device-ana-001"), await join(room, "Bo", "device-bo-0001")
-    async with second_api() as other_url, httpx.AsyncClient(base_url=other_url, timeout=30) as http:
+    async with api_process() as other_url, httpx.AsyncClient(base_url=other_url, timeout=30) as http:
         other = GraphQLClient(http)
         async with (
             following(api_url, protocol, ana.token, SESSION_EVENTS, room.id) as here,
