@@ -25,9 +25,20 @@ from core.jobs import enqueue_after_commit
 from core.kafka import FALLBACK_BATCHES, FALLBACK_EVENTS, activity_producer, encode_messages
 from core.pagination import Page, paginate
 from models.base import utcnow
+from models.classroom import Lecture, TargetAction, Task
 from models.recordings import Recording, RecordingEvent, RecordingStatus
+from resolvers import classroom
 
 MAX_BATCH_EVENTS = 500
+# An analysed step's UI target (GraphQL spelling) to the classroom's hint fields.
+_SNAKE = {
+    "viewId": "view_id",
+    "text": "text",
+    "contentDescription": "content_description",
+    "bounds": "bounds",
+    "packageName": "package_name",
+    "className": "class_name",
+}
 MAX_TEXT_LENGTH = 2000
 MAX_NAME_LENGTH = 255
 MAX_BOUNDS_LENGTH = 64
@@ -350,8 +361,6 @@ async def start_recording(
 
 
 async def _require_own_lecture(db: AsyncSession, user: UserActor, lecture_id: uuid.UUID) -> None:
-    from models.classroom import Lecture
-
     lecture = await db.get(Lecture, lecture_id)
     if lecture is None or lecture.instructor_id != user.user_id:
         raise NotFound("Lecture")
@@ -524,6 +533,39 @@ async def finish_analysis(
     if recording is not None:
         _publish_status(db, recording)
     return recording
+
+
+async def convert_to_task(
+    db: AsyncSession, actor: Actor, recording_id: uuid.UUID, lecture_id: uuid.UUID
+) -> Task:
+    """The analysed steps as a task of one of the instructor's lectures; a recording converts once."""
+    recording = await get_own(db, actor, recording_id, for_update=True)
+    if recording.task_id is not None:
+        raise Conflict("This recording was already converted into a task")
+    if recording.status is not RecordingStatus.ANALYZED or not recording.analysis:
+        raise Conflict(f"Only an ANALYZED recording can be converted; this one is {recording.status.value}")
+    drafts = [
+        classroom.StepDraft(
+            title=step["title"],
+            description=step.get("description"),
+            target_action=TargetAction(step["targetAction"]),
+            guide_text=step["guideText"],
+            voice_guide_text=step.get("voiceGuideText"),
+            target_hint=classroom.UiHint(
+                **{_SNAKE[key]: value for key, value in (step.get("target") or {}).items()}
+            ),
+        )
+        for step in recording.analysis
+    ]
+    task = await classroom.create_task(db, actor, lecture_id, recording.title, recording.description, drafts)
+    recording.task_id = task.id
+    recording.updated_at = utcnow()
+    return task
+
+
+async def converted_task(db: AsyncSession, task_id: uuid.UUID) -> Task | None:
+    """The task a recording became; its owner already passed the recording's ownership check."""
+    return await db.get(Task, task_id)
 
 
 async def events_for_analysis(db: AsyncSession, recording_id: uuid.UUID) -> list[RecordingEvent]:

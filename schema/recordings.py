@@ -1,7 +1,7 @@
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,6 +15,9 @@ from resolvers import recordings
 from schema.context import Info
 from schema.ids import parse_id
 from schema.relay import Connection
+
+if TYPE_CHECKING:
+    from schema.classroom import Task
 
 RecordingStatus = strawberry.enum(rows.RecordingStatus, name="RecordingStatus")
 IngestPath = strawberry.enum(
@@ -125,6 +128,17 @@ class Recording:
     analysis: list[AnalyzedStep] | None
     analysis_error: str | None
     lecture_id: strawberry.ID | None
+    task_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="The task this recording was converted into.")
+    async def task(self) -> Annotated["Task", strawberry.lazy("schema.classroom")] | None:
+        from schema.classroom import Task
+
+        if self.task_id is None:
+            return None
+        async with read_session() as db:
+            row = await recordings.converted_task(db, self.task_id)
+        return Task.from_row(row) if row else None
 
     @strawberry.field(description="The events in the phone's order (occurredAt).")
     async def events(self, first: int | None = None, after: str | None = None) -> Connection[RecordingEvent]:
@@ -152,6 +166,7 @@ class Recording:
             analysis=analysis,
             analysis_error=row.analysis_error,
             lecture_id=strawberry.ID(str(row.lecture_id)) if row.lecture_id else None,
+            task_id=row.task_id,
         )
 
 
@@ -287,6 +302,18 @@ class RecordingsMutation:
         async with transaction() as db:
             row = await recordings.analyze_recording(db, info.context.actor, _recording_id(id))
         return Recording.from_row(row)
+
+    @strawberry.mutation(description="The analysed steps as a new task of the lecture; once per recording.")
+    async def convert_recording_to_task(
+        self, info: Info, id: strawberry.ID, lecture_id: strawberry.ID
+    ) -> Annotated["Task", strawberry.lazy("schema.classroom")]:
+        from schema.classroom import Task
+
+        async with transaction() as db:
+            row = await recordings.convert_to_task(
+                db, info.context.actor, _recording_id(id), parse_id(lecture_id, "Lecture")
+            )
+        return Task.from_row(row)
 
     @strawberry.mutation(
         description=f"Students' behaviour logs, up to {recordings.MAX_BATCH_EVENTS} per batch; returns "
