@@ -282,3 +282,23 @@ def _event_rows(recording_id: uuid.UUID, count: int) -> list[dict[str, Any]]:
         ]
         rows += recording_event_rows(recording_id, drafts)
     return rows
+
+
+async def test_consumer_lag_and_drain_rows_are_in_metrics(gql, drain) -> None:
+    # Given a drained batch and the scrape hook app.py registers
+    from core import metrics
+    from core.kafka import scrape_kafka_metrics
+
+    metrics.register_scrape_hook(scrape_kafka_metrics)
+    owner = await instructor()
+    recording_id = await start_recording(gql, owner)
+    await gql.data(APPEND, {"id": recording_id, "events": clicks(4)}, token=owner.token)
+    await wait_until_drained()
+    # When Prometheus scrapes
+    text = (await gql.http.get("/metrics")).text
+    # Then every partition shows no lag, and the drain's figures are there
+    lag_lines = [line for line in text.splitlines() if line.startswith("studymate_kafka_consumer_lag{")]
+    assert len(lag_lines) == 6 and all(line.endswith(" 0.0") for line in lag_lines)
+    assert drain.rows_total >= 4
+    assert f"studymate_activity_drain_rows_total {float(drain.rows_total)}" in text
+    assert "studymate_activity_drain_rows_per_second " in text
