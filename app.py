@@ -21,7 +21,7 @@ from broadcast.hub import start_hub, stop_hub
 from core import health, metrics
 from core.db import dispose_engine
 from core.jobs import close_job_queue
-from core.kafka import kafka_degraded_reason
+from core.kafka import close_activity_producer, kafka_degraded_reason, scrape_kafka_metrics
 from core.logging import configure_logging, operation_var, request_id_var, user_id_var
 from core.redis import close_redis
 from core.settings import Settings, get_settings
@@ -134,9 +134,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await start_hub()
+        unregister_kafka_metrics = metrics.register_scrape_hook(scrape_kafka_metrics)
         try:
             yield
         finally:
+            unregister_kafka_metrics()
+            await close_activity_producer()
             await stop_hub()
             await close_job_queue()
             await close_redis()

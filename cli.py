@@ -142,6 +142,8 @@ def _api(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        # The app sets up JSON logging for every logger, uvicorn's too; uvicorn's own config is plain text.
+        log_config=None,
         # Behind a load balancer: trust X-Forwarded-* from FORWARDED_ALLOW_IPS (default 127.0.0.1).
         proxy_headers=True,
         # Protocol pings find dead websockets (phones drop off networks without closing them).

@@ -1,9 +1,23 @@
 """The one place configuration is read from the environment."""
 
+import json
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _string_list(value: object) -> object:
+    """Lists come from the environment as JSON (`["a","b"]`) or, more simply, comma-separated (`a,b`)."""
+    if not isinstance(value, str):
+        return value
+    if value.strip().startswith("["):
+        return json.loads(value)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+StringList = Annotated[list[str], NoDecode, BeforeValidator(_string_list)]
 
 
 class Settings(BaseSettings):
@@ -20,7 +34,7 @@ class Settings(BaseSettings):
     kafka_consumer_group: str = "studymate-activity-drain"
 
     public_url: str = "http://127.0.0.1:8000"
-    cors_origins: list[str] = Field(
+    cors_origins: StringList = Field(
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
     )
 
@@ -44,11 +58,11 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
-    anthropic_model: str = "claude-3-5-haiku-latest"
+    anthropic_model: str = "claude-haiku-4-5"
     together_api_key: str | None = None
     together_base_url: str = "https://api.together.xyz/v1"
     together_model: str = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
-    ai_provider_order: list[str] = Field(default_factory=lambda: ["openai", "anthropic", "together"])
+    ai_provider_order: StringList = Field(default_factory=lambda: ["openai", "anthropic", "together"])
     ai_timeout_seconds: float = 30.0
     ai_max_retries: int = 2
 
@@ -57,7 +71,7 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
 
     android_package_name: str = "dev.studymate.app"
-    android_cert_fingerprints: list[str] = Field(default_factory=list)
+    android_cert_fingerprints: StringList = Field(default_factory=list)
 
     log_level: str = "INFO"
 

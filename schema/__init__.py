@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 
-from strawberry import Schema
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -17,7 +16,7 @@ from strawberry.tools import merge_types
 from core.settings import Settings, get_settings
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
-from schema.errors import DomainErrors
+from schema.errors import DomainErrors, StudyMateSchema
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.telemetry import OperationTelemetry
@@ -47,9 +46,9 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
     return extensions
 
 
-def build_schema(settings: Settings | None = None) -> Schema:
+def build_schema(settings: Settings | None = None) -> StudyMateSchema:
     """The schema with the limits of `settings` (by default the environment's)."""
-    return Schema(
+    return StudyMateSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -2,8 +2,11 @@
 
 import logging
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry import Schema
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionContext
 
 from core.errors import DomainError, ErrorCode
 from core.logging import request_id_var
@@ -11,9 +14,30 @@ from core.logging import request_id_var
 logger = logging.getLogger("studymate.errors")
 
 
-def _is_client_error(error: GraphQLError) -> bool:
-    """Parse and validation errors describe the client's document; they are shown as they are."""
-    return error.original_error is None
+def is_client_error(error: GraphQLError) -> bool:
+    """Parse and validation errors have no original exception: the client's document is at fault."""
+    return error.original_error is None and not (error.extensions and "code" in error.extensions)
+
+
+def tag_client_error(error: GraphQLError) -> None:
+    """Gives a parse or validation error Apollo's code, in place: some answers reuse the very object."""
+    # The token limiter reports its refusal as a syntax error too.
+    parse_failed = isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error")
+    code = "GRAPHQL_PARSE_FAILED" if parse_failed else "GRAPHQL_VALIDATION_FAILED"
+    error.extensions = {**(error.extensions or {}), "code": code}
+
+
+class StudyMateSchema(Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Parse failures skip the extensions' hooks, so their codes are added here.
+
+        Nothing is logged here: expected failures are the client's, and `DomainErrors` logs the rest.
+        """
+        for error in errors:
+            if is_client_error(error):
+                tag_client_error(error)
 
 
 class DomainErrors(MaskErrors):
@@ -24,22 +48,29 @@ class DomainErrors(MaskErrors):
         return [self._convert(error) for error in errors]
 
     def _convert(self, error: GraphQLError) -> GraphQLError:
+        if error.extensions and "code" in error.extensions:
+            return error
         original = error.original_error
         if isinstance(original, DomainError):
-            return GraphQLError(
-                original.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions=original.extensions,
-            )
-        if _is_client_error(error):
-            if not error.extensions or "code" not in error.extensions:
-                error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
+            return self._with(error, original.message, original.extensions)
+        if isinstance(original, InvalidOperationTypeError):
+            message = original.as_http_error_reason("this transport")
+            return self._with(error, message, {"code": "BAD_REQUEST"})
+        if is_client_error(error):
+            tag_client_error(error)
             return error
         request_id = request_id_var.get()
         logger.error("unexpected error (request %s)", request_id, exc_info=original)
-        masked = self.anonymise_error(error)
-        masked.extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id}
-        return masked
+        extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id}
+        return self._with(error, self.error_message, extensions)
+
+    @staticmethod
+    def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=extensions,
+        )

@@ -54,7 +54,7 @@ async def test_anthropic_answers_through_its_sdk(providers, fake) -> None:
     grant(providers, "anthropic")
     fake.reply("plain text")
     completion = await ai.complete("system words", "user words", json_output=False)
-    assert completion == ai.Completion("plain text", "anthropic", "claude-3-5-haiku-latest", 13, 5)
+    assert completion == ai.Completion("plain text", "anthropic", "claude-haiku-4-5", 13, 5)
     [(api, body)] = fake.requests
     assert (api, body["system"], body["messages"]) == (
         "anthropic",

@@ -4,13 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schema.graphql"
-needs_committed_schema = pytest.mark.skipif(
-    not SCHEMA_FILE.exists(), reason="schema.graphql is not committed yet"
-)
 
 
 def studymate(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -44,14 +39,12 @@ def test_help_imports_none_of_the_heavy_modules() -> None:
     assert "loaded: []" in result.stderr
 
 
-@needs_committed_schema
 def test_export_schema_check_passes_on_the_committed_file() -> None:
     result = studymate("export-schema", "--check")
 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_committed_schema
 def test_export_schema_check_fails_with_a_diff_when_the_file_is_stale(tmp_path: Path) -> None:
     stale = tmp_path / "schema.graphql"
     stale_text = SCHEMA_FILE.read_text(encoding="utf-8") + "type Stale {\n  id: ID!\n}\n"

@@ -285,11 +285,7 @@ def _event_rows(recording_id: uuid.UUID, count: int) -> list[dict[str, Any]]:
 
 
 async def test_consumer_lag_and_drain_rows_are_in_metrics(gql, drain) -> None:
-    # Given a drained batch and the scrape hook app.py registers
-    from core import metrics
-    from core.kafka import scrape_kafka_metrics
-
-    metrics.register_scrape_hook(scrape_kafka_metrics)
+    # Given a drained batch (the app registers the Kafka scrape hook at start-up)
     owner = await instructor()
     recording_id = await start_recording(gql, owner)
     await gql.data(APPEND, {"id": recording_id, "events": clicks(4)}, token=owner.token)

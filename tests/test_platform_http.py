@@ -116,8 +116,18 @@ async def test_too_many_tokens_are_refused(gql: GraphQLClient) -> None:
     query = "{ me { " + "id " * limit + "} }"
     body = await gql.execute(query)
     assert body["data"] is None
-    assert [error["message"] for error in body["errors"]] == [
-        f"Syntax Error: Document contains more than {limit} tokens. Parsing aborted."
+    assert [(error["message"], error_code(error)) for error in body["errors"]] == [
+        (
+            f"Syntax Error: Document contains more than {limit} tokens. Parsing aborted.",
+            "GRAPHQL_PARSE_FAILED",
+        )
+    ]
+
+
+async def test_a_document_that_does_not_parse_is_answered_with_the_parse_code(gql: GraphQLClient) -> None:
+    body = await gql.execute("{ me { id ")
+    assert [(error["message"], error_code(error)) for error in body["errors"]] == [
+        ("Syntax Error: Expected Name, found <EOF>.", "GRAPHQL_PARSE_FAILED")
     ]
 
 

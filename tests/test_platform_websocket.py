@@ -195,3 +195,12 @@ async def test_open_websockets_are_counted_in_metrics(api_url: str) -> None:
         async with subscription(api_url, TRANSPORT_WS):
             during = await open_transport_sockets(http)
     assert during == before + 1
+
+
+async def test_a_query_over_legacy_graphql_ws_is_a_client_error_not_an_internal_one(api_url: str) -> None:
+    # Legacy graphql-ws carries subscriptions only; a query there is the client's mistake.
+    async with subscription(api_url, LEGACY_WS) as socket:
+        await socket.start("{ me { id } }")
+        message = await socket.receive()
+    assert message["type"] == "error"
+    assert message["payload"]["extensions"] == {"code": "BAD_REQUEST"}
