@@ -494,10 +494,22 @@ async def analyze_recording(db: AsyncSession, actor: Actor, recording_id: uuid.U
     recording.updated_at = utcnow()
     version = recording.analysis_version
     enqueue_after_commit(
-        db, ANALYZE_JOB, str(recording.id), version, job_id=f"{ANALYZE_JOB}:{recording.id}:{version}"
+        db, ANALYZE_JOB, str(recording.id), version, job_id=analysis_job_id(recording.id, version)
     )
     _publish_status(db, recording)
     return recording
+
+
+def analysis_job_id(recording_id: uuid.UUID, version: int) -> str:
+    return f"{ANALYZE_JOB}:{recording_id}:{version}"
+
+
+async def analyses_in_progress(db: AsyncSession) -> list[tuple[uuid.UUID, int]]:
+    """Every PROCESSING recording with the version its job must hold."""
+    statement = select(Recording.id, Recording.analysis_version).where(
+        Recording.status == RecordingStatus.PROCESSING  # type: ignore[arg-type]
+    )
+    return [(row.id, row.analysis_version) for row in await db.execute(statement)]
 
 
 async def finish_analysis(

@@ -326,3 +326,19 @@ async def test_nobody_else_can_watch_a_recording(gql, api_url) -> None:
         message = await sub.receive()
     errors = message["payload"]["errors"] if message["type"] == "data" else message["payload"]
     assert [error_code(e) for e in errors] == ["NOT_FOUND"]
+
+
+async def test_an_analysis_whose_job_was_lost_is_queued_again_and_finishes(gql, drain) -> None:
+    # Given a recording left PROCESSING with its job lost (Redis unreachable right after the commit)
+    owner = await instructor()
+    recording_id, _ = await recorded(gql, owner)
+    await gql.data(ANALYZE, {"id": recording_id}, token=owner.token)
+    await redis().delete(f"{job_key_prefix}recording.analyze:{recording_id}:1")
+    await redis().delete("arq:queue")
+    # When the worker's periodic check runs (it also runs at start-up), twice
+    assert await analysis.requeue_stalled_analyses({}) == 1
+    assert await analysis.requeue_stalled_analyses({}) == 0
+    await run_jobs()
+    # Then the recording is analysed once, as if nothing had been lost
+    result = (await gql.data(RESULT, {"id": recording_id}, token=owner.token))["recording"]
+    assert result["status"] == "ANALYZED"

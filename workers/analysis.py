@@ -22,9 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core import ai
 from core.db import read_session, transaction
 from core.errors import AiUnavailable
+from core.jobs import job_queue
 from core.kafka import wait_for_drain
 from models.recordings import Recording, RecordingStatus
-from resolvers.recordings import events_for_analysis, finish_analysis
+from resolvers.recordings import (
+    ANALYZE_JOB,
+    analyses_in_progress,
+    analysis_job_id,
+    events_for_analysis,
+    finish_analysis,
+)
 from workers.segmenter import Action, actions_from, redact_for_prompt, segment, step_json
 
 logger = logging.getLogger(__name__)
@@ -165,6 +172,27 @@ async def analyse(recording: Recording, actions: Sequence[Action]) -> Analysis:
         reason = f"The AI answered invalidly twice ({error}); steps made by the segmenter"
         return Analysis(segment(actions), SEGMENTER_MODEL, reason)
     return Analysis(steps, ", ".join(dict.fromkeys(models)), None)
+
+
+async def requeue_stalled_analyses(ctx: dict[str, Any]) -> int:
+    """Queues again the analysis of every PROCESSING recording; returns how many jobs were new.
+
+    The mutation queues its job after the commit; if Redis was unreachable at that moment the recording
+    would wait forever. The job id makes this a no-op for jobs already queued, and the version ticket
+    makes a late duplicate harmless.
+    """
+    async with read_session() as db:
+        in_progress = await analyses_in_progress(db)
+    queue = await job_queue()
+    queued = 0
+    for recording_id, version in in_progress:
+        job = await queue.enqueue_job(
+            ANALYZE_JOB, str(recording_id), version, _job_id=analysis_job_id(recording_id, version)
+        )
+        queued += job is not None
+    if queued:
+        logger.warning("queued %d stalled recording analyses again", queued)
+    return queued
 
 
 async def analyze_recording(ctx: dict[str, Any], recording_id: str, version: int) -> str:

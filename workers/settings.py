@@ -4,6 +4,7 @@ import asyncio
 from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
+from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
 from core.db import dispose_engine
@@ -36,6 +37,15 @@ class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(notifications.send_welcome, name="notification.welcome", max_tries=5),
         func(analysis.analyze_recording, name="recording.analyze", max_tries=analysis.MAX_TRIES),
+    ]
+    cron_jobs: ClassVar[list[CronJob]] = [
+        cron(
+            analysis.requeue_stalled_analyses,
+            name="recording.requeue_stalled",
+            minute=set(range(0, 60, 5)),
+            run_at_startup=True,
+            unique=True,
+        ),
     ]
     on_startup = startup
     on_shutdown = shutdown
