@@ -13,15 +13,15 @@ import asyncio
 import json
 import os
 import statistics
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
+
+from bench.harness import components, percentile, studymate, wait_until_healthy
+from core.embedded import free_port
 
 CONNECT_BATCH = 50
 SUBSCRIBE = """
@@ -96,12 +96,8 @@ async def _prepare(participants: int, steps: int) -> tuple[str, str, list[str]]:
     return instructor.token, str(session.id), tokens
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> None:
+    await wait_until_healthy(api_url)
     instructor_token, session_id, tokens = await _prepare(args.participants, args.steps)
     ws_url = api_url.replace("http://", "ws://") + "/graphql"
     rss_idle = api.memory_info().rss
@@ -141,8 +137,8 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     print(f"participants: {len(phones)}  step changes: {args.steps}  deliveries: {len(ms)}")
     print(f"subscriptions opened in {connect_seconds:.1f} s")
     print(
-        f"latency from mutation return to receipt (ms): p50 {_percentile(ms, 0.5):.1f}  "
-        f"p99 {_percentile(ms, 0.99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"
+        f"latency from mutation return to receipt (ms): p50 {percentile(ms, 0.5):.1f}  "
+        f"p99 {percentile(ms, 0.99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"
     )
     print(f"  ({early} deliveries arrived before the mutation's HTTP response did; counted as 0 ms)")
     mb = 1024 * 1024
@@ -152,50 +148,18 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     )
 
 
-async def _wait_until_healthy(api_url: str) -> None:
-    async with httpx.AsyncClient(base_url=api_url) as http, asyncio.timeout(60):
-        while True:
-            try:
-                if (await http.get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
-
-    from core.embedded import EmbeddedStack, free_port
-
-    with tempfile.TemporaryDirectory(prefix="studymate-bench-") as tmp:
-        stack = None
-        if not os.environ.get("DATABASE_URL"):
-            stack = EmbeddedStack(Path(tmp), persistent=False)
-            os.environ.update(stack.start())
-        os.environ.setdefault("SECRET_KEY", "bench-secret-key-that-is-long-enough-for-hs256")
-        os.environ["LOG_LEVEL"] = "WARNING"
-        from core.migrations import ensure_database, upgrade_head
-
-        asyncio.run(ensure_database(os.environ["DATABASE_URL"]))
-        upgrade_head(os.environ["DATABASE_URL"])
-        port = free_port()
-        api = psutil.Popen(
-            [sys.executable, "-m", "cli", "api", "--host", "127.0.0.1", "--port", str(port)],
-            env=dict(os.environ),
-        )
-        try:
-            api_url = f"http://127.0.0.1:{port}"
-            asyncio.run(_wait_until_healthy(api_url))
-            asyncio.run(_run(args, api_url, api))
-        finally:
-            api.terminate()
-            api.wait(timeout=30)
-            if stack is not None:
-                stack.stop()
+    os.environ["LOG_LEVEL"] = "WARNING"
+    port = free_port()
+    with (
+        components() as tmp,
+        studymate(["api", "--host", "127.0.0.1", "--port", str(port)], tmp / "api.log") as api,
+    ):
+        asyncio.run(_run(args, f"http://127.0.0.1:{port}", psutil.Process(api.pid)))
 
 
 if __name__ == "__main__":

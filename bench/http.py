@@ -1,7 +1,7 @@
 """HTTP throughput of `studymate api`: requests/s and p50/p99 latency for a trivial query and for `me`.
 
 Starts embedded Postgres, Redis and Kafka in a temporary directory (or uses DATABASE_URL, REDIS_URL and
-KAFKA_BOOTSTRAP_SERVERS when set), migrates, runs `uv run studymate api` on a free port, registers one
+KAFKA_BOOTSTRAP_SERVERS when set), migrates, runs `studymate api` on a free port, registers one
 user, then sends each scenario's requests from a bounded number of concurrent clients until the request
 count or the time limit is reached.
 
@@ -10,23 +10,18 @@ count or the time limit is reached.
 
 import argparse
 import asyncio
-import os
-import statistics
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
+
+from bench.harness import components, percentile, studymate, wait_until_healthy
+from core.embedded import free_port
 
 TRIVIAL = "query Trivial { __typename }"
 ME = "query Me { me { id email name } }"
 REGISTER = """mutation Register($input: RegisterInput!) { register(input: $input) { accessToken } }"""
 WARMUP_REQUESTS = 200
-STARTUP_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -37,57 +32,13 @@ class Result:
     seconds: float
 
     def line(self) -> str:
-        ordered = sorted(self.latencies)
-        p50 = statistics.median(ordered) * 1000
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-        rate = len(ordered) / self.seconds
+        p50 = percentile(self.latencies, 0.5) * 1000
+        p99 = percentile(self.latencies, 0.99) * 1000
+        rate = len(self.latencies) / self.seconds
         return (
-            f"{self.name:<8} {len(ordered):>7} requests  {rate:>8.0f} req/s  "
+            f"{self.name:<8} {len(self.latencies):>7} requests  {rate:>8.0f} req/s  "
             f"p50 {p50:>6.2f} ms  p99 {p99:>6.2f} ms  failures {self.failures}"
         )
-
-
-@contextmanager
-def _components(tmp: Path) -> Iterator[None]:
-    """The environment's Postgres/Redis/Kafka, or embedded ones for the duration of the run."""
-    from core.embedded import EmbeddedStack
-
-    stack = None if os.environ.get("DATABASE_URL") else EmbeddedStack(tmp, persistent=False)
-    if stack is not None:
-        os.environ.update(stack.start())
-    try:
-        yield
-    finally:
-        if stack is not None:
-            stack.stop()
-
-
-@contextmanager
-def _api(port: int, workers: int, log_path: Path) -> Iterator[str]:
-    from core.migrations import ensure_database, upgrade_head
-
-    os.environ.setdefault("SECRET_KEY", "bench-secret-key-that-is-long-enough-for-hs256")
-    asyncio.run(ensure_database(os.environ["DATABASE_URL"]))
-    upgrade_head(os.environ["DATABASE_URL"])
-    command = ["uv", "run", "--no-sync", "studymate", "api", "--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([*command, "--workers", str(workers)], stdout=log, stderr=log)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-async def _wait_ready(http: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(STARTUP_TIMEOUT_SECONDS):
-        while True:
-            try:
-                if (await http.get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
 
 
 async def _token(http: httpx.AsyncClient) -> str:
@@ -125,8 +76,8 @@ async def _drive(
 
 async def _run(api_url: str, args: argparse.Namespace) -> list[Result]:
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    await wait_until_healthy(api_url)
     async with httpx.AsyncClient(base_url=api_url, limits=limits, timeout=30) as http:
-        await _wait_ready(http)
         auth = {"Authorization": f"Bearer {await _token(http)}"}
         scenarios = [("trivial", TRIVIAL, {}), ("me", ME, auth)]
         results = []
@@ -144,16 +95,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="time limit per scenario")
     parser.add_argument("--workers", type=int, default=1, help="api worker processes")
     args = parser.parse_args()
-    from core.embedded import free_port
-
-    with tempfile.TemporaryDirectory(prefix="studymate-bench-http-") as tmp:
-        with _components(Path(tmp)), _api(free_port(), args.workers, Path(tmp) / "api.log") as api_url:
-            results = asyncio.run(_run(api_url, args))
-        print(
-            f"studymate api, {args.workers} worker(s), {args.concurrency} concurrent clients, over HTTP/1.1"
-        )
-        for result in results:
-            print(result.line())
+    port = free_port()
+    api = ["api", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
+    with components() as tmp, studymate(api, tmp / "api.log"):
+        results = asyncio.run(_run(f"http://127.0.0.1:{port}", args))
+    print(f"studymate api, {args.workers} worker(s), {args.concurrency} concurrent clients, over HTTP/1.1")
+    for result in results:
+        print(result.line())
 
 
 if __name__ == "__main__":

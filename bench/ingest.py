@@ -1,7 +1,7 @@
 """End-to-end ingest: events through `appendRecordingEvents` → Kafka → the worker's drain → Postgres.
 
 Starts embedded Postgres, Redis and Kafka in a temporary directory (or uses DATABASE_URL, REDIS_URL and
-KAFKA_BOOTSTRAP_SERVERS when all are set), migrates a fresh database, runs `studymate api` and
+KAFKA_BOOTSTRAP_SERVERS when set), migrates a fresh database, runs `studymate api` and
 `studymate worker` as processes, then sends the events in batches from concurrent clients, one recording
 per client. Prints the api's acceptance rate, the end-to-end rate (first mutation sent to the last row
 in Postgres) and the worker's drain rate (first row to last row).
@@ -12,33 +12,18 @@ in Postgres) and the worker's drain rate (first row to last row).
 import argparse
 import asyncio
 import os
-import subprocess
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench.harness import components, studymate, wait_until_healthy
+
 START = "mutation Start($t: String!) { startRecording(title: $t) { id } }"
 APPEND = """mutation Append($id: ID!, $events: [RecordingEventInput!]!) {
   appendRecordingEvents(recordingId: $id, events: $events) { accepted deliveredVia } }"""
-STARTUP_TIMEOUT_SECONDS = 60.0
-
-
-@contextmanager
-def process(name: str, args: list[str], log_dir: Path) -> Iterator[None]:
-    with (log_dir / f"{name}.log").open("wb") as log:
-        child = subprocess.Popen(["uv", "run", "--no-sync", "studymate", *args], stdout=log, stderr=log)
-        try:
-            yield
-        finally:
-            child.terminate()
-            child.wait(timeout=60)
 
 
 async def instructor_token() -> str:
@@ -81,26 +66,15 @@ async def stored_rows() -> int:
         return int((await db.execute(text("SELECT count(*) FROM recording_events"))).scalar_one())
 
 
-async def wait_for_api(http: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(STARTUP_TIMEOUT_SECONDS):
-        while True:
-            try:
-                if (await http.get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-
-
 async def run(url: str, total: int, size: int, concurrency: int) -> None:
     from core.kafka import DRAIN_STATS_KEY
     from core.redis import redis
 
+    await wait_until_healthy(url)
     token = await instructor_token()
     headers = {"Authorization": f"Bearer {token}"}
     work = batches(total, size)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
-        await wait_for_api(http)
         recordings = []
         for n in range(concurrency):
             answer = (
@@ -146,35 +120,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--api-workers", type=int, default=1, help="api processes (uvicorn --workers)")
     args = parser.parse_args()
-    configured = all(
-        os.environ.get(name) for name in ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS")
-    )
-    with tempfile.TemporaryDirectory(prefix="studymate-bench-") as tmp, ExitStack() as stack:
-        from core.embedded import EmbeddedStack
-
-        if not configured:
-            os.environ.update(stack.enter_context(EmbeddedStack(Path(tmp), persistent=False)))
-        from sqlalchemy.engine import make_url
-
-        from core.migrations import ensure_database, upgrade_head
-
-        database = make_url(os.environ["DATABASE_URL"]).set(
-            database=f"studymate_bench_{uuid.uuid4().hex[:8]}"
-        )
-        os.environ["DATABASE_URL"] = database.render_as_string(hide_password=False)
-        os.environ["KAFKA_ACTIVITY_TOPIC"] = f"bench-activity-{uuid.uuid4().hex[:8]}"
-        os.environ.setdefault("SECRET_KEY", "bench-secret-key-that-is-long-enough-for-hs256")
-        os.environ["LOG_LEVEL"] = "WARNING"
-        asyncio.run(ensure_database(os.environ["DATABASE_URL"]))
-        upgrade_head(os.environ["DATABASE_URL"])
-        stack.enter_context(process("worker", ["worker"], Path(tmp)))
-        stack.enter_context(
-            process(
-                "api",
-                ["api", "--host", "127.0.0.1", "--port", str(args.port), "--workers", str(args.api_workers)],
-                Path(tmp),
-            )
-        )
+    # A fresh topic and database, so the row count starts at zero and no earlier run's events drain.
+    os.environ["KAFKA_ACTIVITY_TOPIC"] = f"bench-activity-{uuid.uuid4().hex[:8]}"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    api = ["api", "--host", "127.0.0.1", "--port", str(args.port), "--workers", str(args.api_workers)]
+    with (
+        components(database=f"studymate_bench_{uuid.uuid4().hex[:8]}") as tmp,
+        studymate(["worker"], tmp / "worker.log"),
+        studymate(api, tmp / "api.log"),
+    ):
         asyncio.run(run(f"http://127.0.0.1:{args.port}", args.events, args.batch, args.concurrency))
 
 
