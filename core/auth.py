@@ -5,6 +5,7 @@ database leak does not leak usable tokens. Participant tokens are JWTs scoped to
 live session, for students who join without an account.
 """
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -65,11 +66,17 @@ def require_role(actor: Actor, *roles: Role) -> UserActor:
     return user
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+# Argon2 takes tens of milliseconds of CPU by design; in a thread (the C code releases the GIL) it does
+# not stall every other request and websocket of the event loop meanwhile.
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    return await asyncio.to_thread(_verify, password_hash, password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):

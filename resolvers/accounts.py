@@ -115,7 +115,7 @@ async def register(db: AsyncSession, registration: Registration) -> AuthResult:
         raise Conflict("An account with this email already exists", field="email")
     user = User(
         email=email,
-        password_hash=auth.hash_password(registration.password),
+        password_hash=await auth.hash_password(registration.password),
         name=name,
         role=role,
         digital_level=registration.digital_level,
@@ -141,7 +141,7 @@ async def login(email: str, password: str, client: ClientInfo) -> AuthResult:
         user = await find_by_email(db, email.strip(), for_update=True)
         now = utcnow()
         locked = user is not None and user.locked_until is not None and user.locked_until > now
-        valid = auth.verify_password(user.password_hash if user else None, password)
+        valid = await auth.verify_password(user.password_hash if user else None, password)
         succeeded = user is not None and valid and not locked
         reason = (
             "ok" if succeeded else "unknown_email" if user is None else "locked" if locked else "bad_password"
@@ -161,7 +161,7 @@ async def login(email: str, password: str, client: ClientInfo) -> AuthResult:
             user.failed_login_count = 0
             user.locked_until = None
             if auth.password_needs_rehash(user.password_hash):
-                user.password_hash = auth.hash_password(password)
+                user.password_hash = await auth.hash_password(password)
             result = await _issue_tokens(db, user)
         elif user is not None and not locked:
             user.failed_login_count += 1
@@ -256,10 +256,10 @@ async def update_profile(db: AsyncSession, actor: Actor, changes: ProfileChanges
 
 async def change_password(db: AsyncSession, actor: Actor, current_password: str, new_password: str) -> bool:
     user = await _require_current_user(db, actor)
-    if not auth.verify_password(user.password_hash, current_password):
+    if not await auth.verify_password(user.password_hash, current_password):
         raise BadInput("Current password is wrong", field="currentPassword")
     _check_password(new_password, "newPassword")
-    user.password_hash = auth.hash_password(new_password)
+    user.password_hash = await auth.hash_password(new_password)
     user.updated_at = utcnow()
     # Every signed-in device must sign in again with the new password.
     await db.execute(
