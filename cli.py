@@ -69,6 +69,8 @@ def _dev(args: argparse.Namespace) -> int:
     _say(f"data directory {data_dir}")
     stack = EmbeddedStack(data_dir, persistent=True, log=_say)
     children: dict[str, subprocess.Popen[bytes]] = {}
+    # A launcher may start us with SIGINT ignored (as shells do for background jobs); Ctrl-C must still work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_stop)
     # A closed terminal must not leave the embedded servers, in their own sessions, running.
     signal.signal(signal.SIGHUP, _raise_stop)
