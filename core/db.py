@@ -2,16 +2,23 @@
 
 Queries use short read sessions (`read_session`); every mutation runs in one `transaction`. Side
 effects (pub/sub publishes, job enqueues) are registered with `after_commit` and run only once the
-transaction has committed; a rollback drops them.
+transaction has committed; a rollback drops them. The batch reads at the end serve the DataLoaders.
 """
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from core.settings import get_settings
+
+K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +80,25 @@ async def transaction() -> AsyncIterator[AsyncSession]:
 
 def after_commit(db: AsyncSession, effect: Effect) -> None:
     db.info.setdefault(_AFTER_COMMIT, []).append(effect)
+
+
+# Batch reads behind the DataLoaders: one statement per batch, answers in the order of the keys.
+
+
+def in_key_order(keys: Sequence[K], rows: Iterable[R], key: Callable[[R], K]) -> list[R | None]:
+    by_key = {key(row): row for row in rows}
+    return [by_key.get(k) for k in keys]
+
+
+def grouped_by_key(keys: Sequence[K], rows: Iterable[R], key: Callable[[R], K]) -> list[list[R]]:
+    groups: dict[K, list[R]] = defaultdict(list)
+    for row in rows:
+        groups[key(row)].append(row)
+    return [groups.get(k, []) for k in keys]
+
+
+async def rows_by_ids(db: AsyncSession, model: type[R], ids: Sequence[uuid.UUID]) -> list[R | None]:
+    """The rows of `model` (keyed by `id`) for `ids`, None where there is none, in the order of `ids`."""
+    table: Any = model
+    rows = (await db.execute(select(table).where(table.id.in_(ids)))).scalars()
+    return in_key_order(ids, rows, lambda row: row.id)  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import auth
 from core.auth import Actor, Role, require_user
-from core.db import transaction
+from core.db import rows_by_ids, transaction
 from core.errors import BadInput, Conflict, NotFound, Unauthenticated
 from core.jobs import enqueue_after_commit
 from core.settings import get_settings
@@ -271,6 +271,4 @@ async def change_password(db: AsyncSession, actor: Actor, current_password: str,
 
 
 async def users_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[User | None]:
-    rows = (await db.execute(select(User).where(User.id.in_(ids)))).scalars()  # type: ignore[attr-defined]
-    by_id = {user.id: user for user in rows}
-    return [by_id.get(i) for i in ids]
+    return await rows_by_ids(db, User, ids)

@@ -11,7 +11,7 @@ import secrets
 import statistics
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -32,7 +32,7 @@ from core.auth import (
     require_role,
     require_user,
 )
-from core.db import after_commit
+from core.db import after_commit, grouped_by_key, rows_by_ids
 from core.errors import BadInput, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from core.pagination import Page, paginate
 from core.ratelimit import RateLimit, client_key
@@ -145,37 +145,21 @@ def _content(draft: StepDraft) -> StepContent:
 # Batch reads behind the DataLoaders: one statement per batch, answers in the order of the keys.
 
 
-def _in_order(keys: Sequence[K], rows: Iterable[R], key: Callable[[R], K]) -> list[R | None]:
-    by_key = {key(row): row for row in rows}
-    return [by_key.get(k) for k in keys]
-
-
-def _grouped(keys: Sequence[K], rows: Iterable[R], key: Callable[[R], K]) -> list[list[R]]:
-    groups: dict[K, list[R]] = defaultdict(list)
-    for row in rows:
-        groups[key(row)].append(row)
-    return [groups.get(k, []) for k in keys]
-
-
 async def lectures_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Lecture | None]:
-    rows = (await db.execute(select(Lecture).where(Lecture.id.in_(ids)))).scalars()  # type: ignore[attr-defined]
-    return _in_order(ids, rows, lambda row: row.id)
+    return await rows_by_ids(db, Lecture, ids)
 
 
 async def tasks_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Task | None]:
-    rows = (await db.execute(select(Task).where(Task.id.in_(ids)))).scalars()  # type: ignore[attr-defined]
-    return _in_order(ids, rows, lambda row: row.id)
+    return await rows_by_ids(db, Task, ids)
 
 
 async def steps_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Step | None]:
     """Removed steps too: progress and help requests keep pointing at them."""
-    rows = (await db.execute(select(Step).where(Step.id.in_(ids)))).scalars()  # type: ignore[attr-defined]
-    return _in_order(ids, rows, lambda row: row.id)
+    return await rows_by_ids(db, Step, ids)
 
 
 async def participants_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Participant | None]:
-    statement = select(Participant).where(Participant.id.in_(ids))  # type: ignore[attr-defined]
-    return _in_order(ids, (await db.execute(statement)).scalars(), lambda row: row.id)
+    return await rows_by_ids(db, Participant, ids)
 
 
 async def tasks_by_lecture(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> list[list[Task]]:
@@ -184,7 +168,7 @@ async def tasks_by_lecture(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> li
         .where(Task.lecture_id.in_(lecture_ids))  # type: ignore[attr-defined]
         .order_by(Task.created_at, Task.id)
     )
-    return _grouped(lecture_ids, (await db.execute(statement)).scalars(), lambda row: row.lecture_id)
+    return grouped_by_key(lecture_ids, (await db.execute(statement)).scalars(), lambda row: row.lecture_id)
 
 
 async def live_steps_by_task(db: AsyncSession, task_ids: list[uuid.UUID]) -> list[list[Step]]:
@@ -193,7 +177,7 @@ async def live_steps_by_task(db: AsyncSession, task_ids: list[uuid.UUID]) -> lis
         .where(Step.task_id.in_(task_ids), Step.removed_at.is_(None))  # type: ignore[attr-defined,union-attr]
         .order_by(Step.position)
     )
-    return _grouped(task_ids, (await db.execute(statement)).scalars(), lambda row: row.task_id)
+    return grouped_by_key(task_ids, (await db.execute(statement)).scalars(), lambda row: row.task_id)
 
 
 async def enrolled_counts(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> list[int]:
@@ -212,7 +196,7 @@ async def sessions_by_lecture(db: AsyncSession, lecture_ids: list[uuid.UUID]) ->
         .where(LiveSession.lecture_id.in_(lecture_ids))  # type: ignore[attr-defined]
         .order_by(LiveSession.created_at.desc())  # type: ignore[attr-defined]
     )
-    return _grouped(lecture_ids, (await db.execute(statement)).scalars(), lambda row: row.lecture_id)
+    return grouped_by_key(lecture_ids, (await db.execute(statement)).scalars(), lambda row: row.lecture_id)
 
 
 async def participants_by_session(db: AsyncSession, session_ids: list[uuid.UUID]) -> list[list[Participant]]:
@@ -221,7 +205,7 @@ async def participants_by_session(db: AsyncSession, session_ids: list[uuid.UUID]
         .where(Participant.session_id.in_(session_ids))  # type: ignore[attr-defined]
         .order_by(Participant.joined_at, Participant.id)
     )
-    return _grouped(session_ids, (await db.execute(statement)).scalars(), lambda row: row.session_id)
+    return grouped_by_key(session_ids, (await db.execute(statement)).scalars(), lambda row: row.session_id)
 
 
 async def progress_by_participant(
@@ -232,7 +216,8 @@ async def progress_by_participant(
         .where(StepProgress.participant_id.in_(participant_ids))  # type: ignore[attr-defined]
         .order_by(StepProgress.started_at)
     )
-    return _grouped(participant_ids, (await db.execute(statement)).scalars(), lambda row: row.participant_id)
+    rows = (await db.execute(statement)).scalars()
+    return grouped_by_key(participant_ids, rows, lambda row: row.participant_id)
 
 
 # Lectures.
