@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broadcast import channels, events
+from broadcast import notifications as notification_events
 from broadcast.hub import publish
 from core.auth import Actor, require_user
 from core.db import after_commit
@@ -42,8 +42,8 @@ async def create_in_app(
         return None
     notification = await db.get(Notification, created_id)
     assert notification is not None
-    channel = channels.user_notifications(user_id)
-    after_commit(db, lambda: publish(channel, events.notification_created(notification)))
+    channel = notification_events.user_channel(user_id)
+    after_commit(db, lambda: publish(channel, notification_events.notification_created(notification)))
     return notification
 
 

@@ -5,7 +5,7 @@ from typing import Any
 import strawberry
 
 import models.notifications as rows
-from broadcast import channels
+from broadcast import notifications as notification_events
 from broadcast.hub import hub
 from core.auth import require_user
 from core.db import read_session, transaction
@@ -83,6 +83,6 @@ class NotificationsSubscription:
     @strawberry.subscription(description="The signed-in user's in-app notifications as they arrive.")
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
         user = require_user(info.context.actor)
-        async with hub().subscribe(channels.user_notifications(user.user_id)) as events:
+        async with hub().subscribe(notification_events.user_channel(user.user_id)) as events:
             async for event in events:
                 yield Notification.from_event(event["notification"])

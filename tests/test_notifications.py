@@ -1,7 +1,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from broadcast import channels
+from broadcast import notifications as notification_events
 from core.db import read_session, transaction
 from models.notifications import Notification
 from resolvers import notifications
@@ -45,7 +45,7 @@ async def test_notifications_subscription_delivers_the_new_notification(api_url:
     account = await make_account()
     async with subscription(api_url, protocol, token=account.token) as socket:
         await socket.start(SUBSCRIBE)
-        await wait_for_subscribers(channels.user_notifications(account.user.id))
+        await wait_for_subscribers(notification_events.user_channel(account.user.id))
         # When the worker creates their welcome notification
         await run_jobs()
         # Then it arrives on the socket
@@ -77,7 +77,7 @@ async def test_two_api_processes_each_deliver_the_events_published_through_redis
     ):
         await first.start(SUBSCRIBE)
         await second.start(SUBSCRIBE)
-        await wait_for_subscribers(channels.user_notifications(account.user.id), count=2)
+        await wait_for_subscribers(notification_events.user_channel(account.user.id), count=2)
         # When one event is published (by the worker, a third process's code path)
         await run_jobs()
         # Then both processes deliver it to their own subscriber

@@ -1,11 +1,16 @@
-"""Event payloads as they travel through Redis: plain JSON objects with a `type`.
+"""The channel and payloads of a user's in-app notifications.
 
 Payloads carry what subscribers render, so a fan-out to many subscribers costs no database reads.
 """
 
+import uuid
 from typing import Any
 
 from models.notifications import Notification
+
+
+def user_channel(user_id: uuid.UUID) -> str:
+    return f"user:{user_id}:notifications"
 
 
 def notification_created(notification: Notification) -> dict[str, Any]:
