@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from app import create_app
-from broadcast import channels
+from broadcast import notifications as notification_events
 from core.apq import query_hash
 from core.db import transaction
 from core.embedded import free_port
@@ -64,7 +64,7 @@ async def _serve_with_fast_pings() -> AsyncIterator[str]:
 
 async def _notify(account: Account, title: str) -> None:
     """Creates an in-app notification once the account's subscription is listening on Redis."""
-    channel = channels.user_notifications(account.user.id)
+    channel = notification_events.user_channel(account.user.id)
     # A client gets no signal when the server has subscribed on Redis; NUMSUB is the ground truth.
     async with asyncio.timeout(5):
         while not (await redis().pubsub_numsub(channel))[0][1]:  # noqa: ASYNC110
