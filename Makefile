@@ -23,6 +23,7 @@ test: install
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
 
 format: install
 	$(UV) run --frozen ruff check --fix .

@@ -88,11 +88,21 @@ class RateLimit:
         """What the bucket holds now (below zero while a burst's debt is being worked off)."""
         return (await self._take(key, 0, None))[1]
 
+    def _refusal(self, tokens: float) -> RateLimited:
+        return RateLimited(math.ceil((ENTRY_COST - tokens) / self.refill_per_second))
+
     async def enter(self, key: str) -> None:
         """Takes the entry token, or raises RateLimited when the bucket does not hold one."""
         taken, tokens = await self._take(key, ENTRY_COST, ENTRY_COST)
         if not taken:
-            raise RateLimited(math.ceil((ENTRY_COST - tokens) / self.refill_per_second))
+            raise self._refusal(tokens)
+
+    async def check(self, key: str) -> None:
+        """Raises RateLimited when the bucket does not hold an entry token, taking nothing: for limits
+        that only failures pay for (`charge` them)."""
+        tokens = await self.tokens(key)
+        if tokens < ENTRY_COST:
+            raise self._refusal(tokens)
 
     async def charge(self, key: str, cost: float) -> None:
         """Takes `cost` tokens whatever the bucket holds (a negative cost gives tokens back)."""
@@ -114,3 +124,14 @@ class RateLimit:
             raise
         finally:
             await self.charge(key, cost - ENTRY_COST)
+
+
+# The policies, per client address and shared by every api process.
+# A class of 40 behind one school NAT signing in within a minute with a dozen typos costs 40 + 12 * 5 = 100;
+# a script guessing passwords gets 20 tries, then one every 10 s. Registration refills slower: it is what
+# spam accounts are made with.
+LOGIN = RateLimit("login", capacity=100, refill_per_second=0.5, success_cost=1, failure_cost=5)
+REGISTER = RateLimit("register", capacity=100, refill_per_second=0.1, success_cost=1, failure_cost=5)
+# Only failed lookups cost a token, so a whole school behind one NAT address can join a real session at
+# once, while a script guessing codes gets 10 tries and then one more every 6 seconds.
+JOIN_CODE_GUESSES = RateLimit("join-code", capacity=10, refill_per_second=1 / 6)

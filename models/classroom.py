@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
@@ -81,6 +82,25 @@ class Task(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=2000)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
+
+
+class UiTarget(BaseModel):
+    """The on-screen element a step points at, as Android's accessibility tree names it. One shape for
+    recorded events, analysed steps and task steps; stored as snake_case JSON without empty keys."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    view_id: str | None = None
+    text: str | None = None
+    content_description: str | None = None
+    bounds: str | None = None
+    package_name: str | None = None
+    class_name: str | None = None
+
+    def stored(self) -> dict[str, str] | None:
+        """The JSON kept in the database: None when the target names nothing."""
+        values = self.model_dump(exclude_none=True)
+        return values or None
 
 
 class StepContent(SQLModel):

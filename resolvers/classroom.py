@@ -6,7 +6,6 @@ go out after the commit, through broadcast/classroom.py.
 """
 
 import hashlib
-import math
 import secrets
 import statistics
 import uuid
@@ -33,9 +32,9 @@ from core.auth import (
     require_user,
 )
 from core.db import after_commit, grouped_by_key, rows_by_ids
-from core.errors import BadInput, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
+from core.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated
 from core.pagination import Page, paginate
-from core.ratelimit import RateLimit, client_key
+from core.ratelimit import JOIN_CODE_GUESSES, client_key
 from core.settings import get_settings
 from models.base import utcnow
 from models.classroom import (
@@ -67,9 +66,6 @@ MIN_DEVICE_ID_LENGTH = 8
 MAX_DEVICE_ID_LENGTH = 128
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0 or 1: read aloud and typed by seniors
 JOIN_CODE_LENGTH = 6
-# Only failed lookups cost a token, so a whole school behind one NAT address can join a real session at
-# once, while a script guessing codes gets 10 tries and then one more every 6 seconds.
-JOIN_CODE_GUESSES = RateLimit("join-code", capacity=10, refill_per_second=1 / 6)
 STUCK_AFTER = timedelta(minutes=5)
 
 K = TypeVar("K", bound=Hashable)
@@ -681,9 +677,7 @@ async def _open_session_by_code(
 ) -> LiveSession:
     """The open session with this code. Failed lookups are counted per address and limited."""
     key = client_key(client_ip)
-    tokens = await JOIN_CODE_GUESSES.tokens(key)
-    if tokens < 1:
-        raise RateLimited(math.ceil((1 - tokens) / JOIN_CODE_GUESSES.refill_per_second))
+    await JOIN_CODE_GUESSES.check(key)
     normalized = code.strip().upper()
     session = None
     if len(normalized) == JOIN_CODE_LENGTH and set(normalized) <= set(JOIN_CODE_ALPHABET):

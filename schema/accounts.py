@@ -6,7 +6,7 @@ import strawberry
 import models.accounts as rows
 from core import auth
 from core.db import read_session, transaction
-from core.ratelimit import RateLimit, client_key
+from core.ratelimit import LOGIN, REGISTER, client_key
 from resolvers import accounts
 from schema.context import Info
 
@@ -94,13 +94,6 @@ class ProfileInput:
     digital_level: DigitalLevel | None = None
 
 
-# Per client address, shared by every api process. A class of 40 behind one school NAT signing in within
-# a minute with a dozen typos costs 40 + 12 * 5 = 100; a script guessing passwords gets 20 tries, then
-# one every 10 s. Registration refills slower: it is what spam accounts are made with.
-LOGIN_LIMIT = RateLimit("login", capacity=100, refill_per_second=0.5, success_cost=1, failure_cost=5)
-REGISTER_LIMIT = RateLimit("register", capacity=100, refill_per_second=0.1, success_cost=1, failure_cost=5)
-
-
 def _client(info: Info) -> accounts.ClientInfo:
     return accounts.ClientInfo(
         ip_address=info.context.client_ip, user_agent=info.context.request.headers.get("user-agent")
@@ -127,13 +120,13 @@ class AccountsMutation:
             digital_level=input.digital_level,
             instructor_invite_code=input.instructor_invite_code,
         )
-        async with REGISTER_LIMIT.attempt(client_key(info.context.client_ip)), transaction() as db:
+        async with REGISTER.attempt(client_key(info.context.client_ip)), transaction() as db:
             result = await accounts.register(db, registration)
         return AuthPayload.from_result(result)
 
     @strawberry.mutation
     async def login(self, info: Info, email: str, password: str) -> AuthPayload:
-        async with LOGIN_LIMIT.attempt(client_key(info.context.client_ip)):
+        async with LOGIN.attempt(client_key(info.context.client_ip)):
             result = await accounts.login(email, password, _client(info))
         return AuthPayload.from_result(result)
 

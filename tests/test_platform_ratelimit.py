@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 
 from core.db import read_session
 from core.errors import BadInput, RateLimited
+from core.ratelimit import LOGIN as LOGIN_LIMIT
+from core.ratelimit import REGISTER as REGISTER_LIMIT
 from core.ratelimit import RateLimit, client_key
 from models.accounts import LoginAttempt, User
-from schema.accounts import LOGIN_LIMIT, REGISTER_LIMIT
 from tests.client import GraphQLClient, error_code
 from tests.factories import PASSWORD, make_account
 

@@ -1,0 +1,90 @@
+"""One rule for every piece of text a client sends, and the limits that go with it.
+
+Text is normalised to Unicode NFC and trimmed. NUL and the other control characters are refused, not
+stripped: Postgres cannot store NUL in `text` or `jsonb`, and a control character in a name or a title is
+never what a person meant to type. Multi-line fields keep newlines and tabs. Free-form JSON headed for a
+`jsonb` column is checked by the same rule, plus finite numbers (`jsonb` has no NaN or Infinity).
+"""
+
+import math
+import unicodedata
+from typing import Any
+
+from core.errors import BadInput
+
+TITLE = 200
+NAME = 255
+TEXT = 2000
+MESSAGE = 500
+SHORT = 64
+# Deeply nested JSON costs recursion on every reader; nobody's event data needs more than this.
+MAX_JSON_DEPTH = 16
+
+_MULTI_LINE_ALLOWED = frozenset("\n\t")
+
+
+def _refuse_control(value: str, field: str, *, multi_line: bool) -> None:
+    for character in value:
+        if unicodedata.category(character) == "Cc" and not (multi_line and character in _MULTI_LINE_ALLOWED):
+            raise BadInput(f"{field} must not contain control characters", field=field)
+
+
+def clean(
+    value: str | None,
+    field: str,
+    *,
+    max_length: int,
+    required: bool = False,
+    multi_line: bool = False,
+    collapse_spaces: bool = False,
+) -> str | None:
+    """The stored form of `value`: NFC, trimmed (runs of whitespace collapsed when asked), or None when
+    empty. Raises BadInput naming `field` when it is required and empty, too long, or holds control
+    characters."""
+    if value is None:
+        cleaned = ""
+    else:
+        _refuse_control(value, field, multi_line=multi_line)
+        cleaned = unicodedata.normalize("NFC", value)
+        cleaned = " ".join(cleaned.split()) if collapse_spaces else cleaned.strip()
+    if not cleaned:
+        if required:
+            raise BadInput(f"{field} must not be empty", field=field)
+        return None
+    if len(cleaned) > max_length:
+        raise BadInput(f"{field} must be at most {max_length} characters", field=field)
+    return cleaned
+
+
+def required(value: str | None, field: str, *, max_length: int, multi_line: bool = False) -> str:
+    """`clean` for a field that must hold text."""
+    cleaned = clean(value, field, max_length=max_length, required=True, multi_line=multi_line)
+    assert cleaned is not None
+    return cleaned
+
+
+def check_json(value: Any, field: str) -> None:
+    """Raises BadInput unless `value` is JSON that a `jsonb` column stores as it is: no NUL in any string
+    or key, finite numbers, nesting at most MAX_JSON_DEPTH deep."""
+    _check_json(value, field, 0)
+
+
+def _check_json(value: Any, field: str, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise BadInput(f"{field} is nested more than {MAX_JSON_DEPTH} levels deep", field=field)
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadInput(f"{field} must not contain NUL characters", field=field)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadInput(f"{field} must hold finite numbers only", field=field)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or "\x00" in key:
+                raise BadInput(f"{field} must have text keys without NUL characters", field=field)
+            _check_json(item, field, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, field, depth + 1)
+    elif value is not None and not isinstance(value, bool | int):
+        raise BadInput(f"{field} must be JSON", field=field)
