@@ -60,8 +60,8 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
 def _dev(args: argparse.Namespace) -> int:
     import asyncio
 
-    from core.embedded import EmbeddedStack
     from core.migrations import ensure_database, upgrade_head
+    from devstack import EmbeddedStack
 
     os.environ.setdefault("INSTRUCTOR_INVITE_CODE", DEV_INSTRUCTOR_INVITE_CODE)
     database_given = bool(os.environ.get("DATABASE_URL"))

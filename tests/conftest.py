@@ -19,7 +19,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from core.embedded import EmbeddedStack, free_port
+from devstack import EmbeddedStack, free_port
 
 if TYPE_CHECKING:
     from tests.client import GraphQLClient
