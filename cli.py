@@ -60,8 +60,8 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
 def _dev(args: argparse.Namespace) -> int:
     import asyncio
 
-    from core.embedded import EmbeddedStack
     from core.migrations import ensure_database, upgrade_head
+    from devstack import EmbeddedStack
 
     os.environ.setdefault("INSTRUCTOR_INVITE_CODE", DEV_INSTRUCTOR_INVITE_CODE)
     database_given = bool(os.environ.get("DATABASE_URL"))
@@ -160,15 +160,11 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from typing import cast
-
-    from arq.typing import WorkerSettingsBase
     from arq.worker import check_health, run_worker
 
-    from workers.settings import WorkerSettings
+    from workers.settings import worker_settings
 
-    # arq types its settings as a Protocol that plain ClassVar attributes do not match structurally.
-    settings = cast("type[WorkerSettingsBase]", WorkerSettings)
+    settings = worker_settings()
     if args.check:
         return check_health(settings)
     run_worker(settings)
@@ -191,9 +187,9 @@ def _migrate(_args: argparse.Namespace) -> int:
 def _export_schema(args: argparse.Namespace) -> int:
     import difflib
 
-    from schema import schema
+    from schema import build_schema
 
-    text = str(schema).rstrip("\n") + "\n"
+    text = str(build_schema()).rstrip("\n") + "\n"
     path = Path(args.path)
     if not args.check:
         path.write_text(text, encoding="utf-8")

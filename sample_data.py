@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from core.auth import Role, UserActor
 from core.db import transaction
@@ -79,7 +80,9 @@ async def _ensure_demo_lecture() -> None:
     async with transaction() as db:
         instructor = await accounts.find_by_email(db, DEMO_ACCOUNTS[1].email)
         assert isinstance(instructor, User)
-        existing = await db.execute(select(Lecture.id).where(Lecture.instructor_id == instructor.id).limit(1))
+        existing = await db.execute(
+            select(col(Lecture.id)).where(col(Lecture.instructor_id) == instructor.id).limit(1)
+        )
         if existing.first() is not None:
             return
         actor = UserActor(instructor.id, Role.INSTRUCTOR)

@@ -21,7 +21,7 @@ import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.harness import components, percentile, studymate, wait_until_healthy
-from core.embedded import free_port
+from devstack import free_port
 
 CONNECT_BATCH = 50
 SUBSCRIBE = """

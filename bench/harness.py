@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
-from core.embedded import EmbeddedStack
 from core.migrations import ensure_database, upgrade_head
+from devstack import EmbeddedStack
 
 STARTUP_TIMEOUT_SECONDS = 60.0
 # The worker finishes its Kafka batch before it exits; give it that long before killing it.

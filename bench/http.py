@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from bench.harness import components, percentile, studymate, wait_until_healthy
-from core.embedded import free_port
+from devstack import free_port
 
 TRIVIAL = "query Trivial { __typename }"
 ME = "query Me { me { id email name } }"

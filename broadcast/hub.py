@@ -93,7 +93,7 @@ class Hub:
                 subscriber.close()
         self._subscribers.clear()
         if self._pubsub is not None:
-            await self._pubsub.aclose()
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         self._pubsub = None
         self._reader = None
 

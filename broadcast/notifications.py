@@ -1,29 +1,38 @@
-"""The channel and payloads of a user's in-app notifications.
+"""The channel and the event of a user's in-app notifications.
 
-Payloads carry what subscribers render, so a fan-out to many subscribers costs no database reads.
+The event carries what subscribers render, so a fan-out to many subscribers costs no database reads.
 """
 
 import uuid
-from typing import Any
+from datetime import datetime
 
-from models.notifications import Notification
+from broadcast.events import BroadcastEvent
+from models.notifications import Channel, Notification, NotificationStatus
 
 
 def user_channel(user_id: uuid.UUID) -> str:
     return f"user:{user_id}:notifications"
 
 
-def notification_created(notification: Notification) -> dict[str, Any]:
-    return {
-        "type": "NotificationCreated",
-        "notification": {
-            "id": str(notification.id),
-            "kind": notification.kind,
-            "title": notification.title,
-            "body": notification.body,
-            "channel": notification.channel.value,
-            "status": notification.status.value,
-            "createdAt": notification.created_at.isoformat(),
-            "readAt": notification.read_at.isoformat() if notification.read_at else None,
-        },
-    }
+class NotificationCreated(BroadcastEvent):
+    id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    channel: Channel
+    status: NotificationStatus
+    created_at: datetime
+    read_at: datetime | None
+
+    @classmethod
+    def of(cls, notification: Notification) -> "NotificationCreated":
+        return cls(
+            id=notification.id,
+            kind=notification.kind,
+            title=notification.title,
+            body=notification.body,
+            channel=notification.channel,
+            status=notification.status,
+            created_at=notification.created_at,
+            read_at=notification.read_at,
+        )

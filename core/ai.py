@@ -14,6 +14,8 @@ from typing import Any
 
 import anthropic
 import openai
+from openai.types.chat import ChatCompletionMessageParam
+from openai.types.shared_params import ResponseFormatJSONObject
 
 from core.errors import AiUnavailable
 from core.settings import Settings, get_settings
@@ -115,12 +117,17 @@ def _client_options(provider: Provider, settings: Settings) -> dict[str, Any]:
 async def _ask_openai(
     provider: Provider, settings: Settings, system: str, prompt: str, json_output: bool, max_tokens: int
 ) -> Completion:
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": prompt},
+    ]
+    json_object: ResponseFormatJSONObject = {"type": "json_object"}
     async with openai.AsyncOpenAI(**_client_options(provider, settings)) as client:
         response = await client.chat.completions.create(
             model=provider.model,
-            messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+            messages=messages,
             max_tokens=max_tokens,
-            response_format={"type": "json_object"} if json_output else openai.NOT_GIVEN,
+            response_format=json_object if json_output else openai.omit,
         )
     usage = response.usage
     return Completion(

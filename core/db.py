@@ -101,4 +101,4 @@ async def rows_by_ids(db: AsyncSession, model: type[R], ids: Sequence[uuid.UUID]
     """The rows of `model` (keyed by `id`) for `ids`, None where there is none, in the order of `ids`."""
     table: Any = model
     rows = (await db.execute(select(table).where(table.id.in_(ids)))).scalars()
-    return in_key_order(ids, rows, lambda row: row.id)  # type: ignore[attr-defined]
+    return in_key_order(ids, rows, lambda row: row.id)

@@ -5,13 +5,13 @@ from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import after_commit
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 
 _pool: ArqRedis | None = None
 
 
-def redis_settings() -> RedisSettings:
-    return RedisSettings.from_dsn(get_settings().redis_url)
+def redis_settings(settings: Settings | None = None) -> RedisSettings:
+    return RedisSettings.from_dsn((settings or get_settings()).redis_url)
 
 
 async def job_queue() -> ArqRedis:

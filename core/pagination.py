@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Mapped
 
 from core.errors import BadInput
 
@@ -56,15 +56,17 @@ def page_size(first: int | None) -> int:
 
 async def paginate(
     db: AsyncSession,
-    statement: Select[tuple[T]],
-    keys: Sequence[InstrumentedAttribute[Any]],
+    statement: Select[T],
+    sort_keys: Sequence[Mapped[Any]],
     *,
     first: int | None,
     after: str | None,
     descending: bool = True,
     key_of: Callable[[T], Sequence[Any]] | None = None,
 ) -> Page[T]:
-    """Pages `statement` by `keys` (the last one unique, e.g. the id)."""
+    """Pages `statement` by `sort_keys`, model columns as `sqlmodel.col()` gives them (the last one
+    unique, e.g. the id)."""
+    keys = [_attribute(key) for key in sort_keys]
     limit = page_size(first)
     if after is not None:
         values = [_parse(key, raw) for key, raw in zip(keys, _decode(after, len(keys)), strict=True)]
@@ -74,6 +76,12 @@ async def paginate(
     extract = key_of or (lambda row: [getattr(row, key.key) for key in keys])
     items = [(_encode(extract(row)), row) for row in rows[:limit]]
     return Page(items=items, has_next_page=len(rows) > limit)
+
+
+def _attribute(key: Mapped[Any]) -> InstrumentedAttribute[Any]:
+    if not isinstance(key, InstrumentedAttribute):
+        raise TypeError(f"paginate sorts by model columns, not {key!r}")
+    return key
 
 
 def _parse(key: InstrumentedAttribute[Any], raw: str) -> Any:

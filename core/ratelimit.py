@@ -81,7 +81,7 @@ class RateLimit:
 
     async def _take(self, key: str, cost: float, minimum: float | None) -> tuple[bool, float]:
         arguments = (self.capacity, self.refill_per_second, cost, "" if minimum is None else minimum)
-        taken, tokens = await redis().eval(_TAKE, 1, self._key(key), *map(str, arguments))  # type: ignore[misc]
+        taken, tokens = await redis().eval(_TAKE, 1, self._key(key), *map(str, arguments))  # type: ignore[misc]  # redis-py types eval as sync-or-async
         return bool(taken), float(tokens)
 
     async def tokens(self, key: str) -> float:

@@ -22,16 +22,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# SQLModel's `Field()` is typed Any so that `x: T = Field()` checks; these helpers declare the value type
+# the same way, so a model's `id: uuid.UUID = id_field()` stays typed.
+
+
 def id_field() -> uuid.UUID:
-    return Field(default_factory=uuid.uuid4, primary_key=True)
+    field: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    return field
 
 
 def created_at_field() -> datetime:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False)
+    field: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False)
+    return field
 
 
 def timestamp_field(*, index: bool = False) -> datetime | None:
-    return Field(default=None, sa_type=DateTime(timezone=True), nullable=True, index=index)
+    field: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), nullable=True, index=index)
+    return field
 
 
 def enum_type(enum: type[Enum]) -> SAEnum:

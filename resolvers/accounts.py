@@ -9,6 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from core import auth
 from core.auth import Actor, Role, require_user
@@ -81,7 +82,7 @@ def _clean_name(name: str) -> str:
 
 
 async def find_by_email(db: AsyncSession, email: str, *, for_update: bool = False) -> User | None:
-    statement = select(User).where(func.lower(User.email) == email.lower())
+    statement = select(User).where(func.lower(col(User.email)) == email.lower())
     if for_update:
         statement = statement.with_for_update()
     return (await db.execute(statement)).scalar_one_or_none()
@@ -182,7 +183,7 @@ async def refresh(refresh_token: str) -> AuthResult:
     async with transaction() as db:
         statement = (
             select(RefreshToken)
-            .where(RefreshToken.token_hash == auth.hash_refresh_token(refresh_token))
+            .where(col(RefreshToken.token_hash) == auth.hash_refresh_token(refresh_token))
             .with_for_update()
         )
         token = (await db.execute(statement)).scalar_one_or_none()
@@ -202,13 +203,15 @@ async def refresh(refresh_token: str) -> AuthResult:
 async def _revoke_family(db: AsyncSession, family_id: uuid.UUID) -> None:
     await db.execute(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
 
 
 async def logout(db: AsyncSession, refresh_token: str) -> bool:
-    statement = select(RefreshToken).where(RefreshToken.token_hash == auth.hash_refresh_token(refresh_token))
+    statement = select(RefreshToken).where(
+        col(RefreshToken.token_hash) == auth.hash_refresh_token(refresh_token)
+    )
     token = (await db.execute(statement)).scalar_one_or_none()
     if token is None:
         return False
@@ -264,7 +267,7 @@ async def change_password(db: AsyncSession, actor: Actor, current_password: str,
     # Every signed-in device must sign in again with the new password.
     await db.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
     return True

@@ -54,6 +54,3 @@ def build_schema(settings: Settings | None = None) -> StudyMateSchema:
         subscription=Subscription,
         extensions=_extensions(settings or get_settings()),
     )
-
-
-schema = build_schema()

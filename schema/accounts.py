@@ -100,13 +100,15 @@ def _client(info: Info) -> accounts.ClientInfo:
     )
 
 
+async def _me(info: Info) -> User | None:
+    async with read_session() as db:
+        user = await accounts.current_user(db, info.context.actor)
+    return User.from_row(user) if user else None
+
+
 @strawberry.type
 class AccountsQuery:
-    @strawberry.field(description="The signed-in user; null when anonymous.")
-    async def me(self, info: Info) -> User | None:
-        async with read_session() as db:
-            user = await accounts.current_user(db, info.context.actor)
-        return User.from_row(user) if user else None
+    me: User | None = strawberry.field(resolver=_me, description="The signed-in user; null when anonymous.")
 
 
 @strawberry.type

@@ -1,17 +1,27 @@
 """Turns domain errors into GraphQL errors with `extensions.code`, and masks everything else."""
 
 import logging
+from collections.abc import Iterator, Mapping
+from typing import Protocol, runtime_checkable
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry import Schema
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import StreamExecutionResult
 
 from core.errors import DomainError, ErrorCode
 from core.logging import request_id_var
 
 logger = logging.getLogger("studymate.errors")
+
+
+@runtime_checkable
+class _ResultWithErrors(Protocol):
+    """Strawberry's and graphql-core's result types alike."""
+
+    errors: list[GraphQLError] | None
 
 
 def is_client_error(error: GraphQLError) -> bool:
@@ -40,12 +50,31 @@ class StudyMateSchema(Schema):
                 tag_client_error(error)
 
 
-class DomainErrors(MaskErrors):
-    def __init__(self) -> None:
-        super().__init__(error_message="Internal server error")
+class DomainErrors(SchemaExtension):
+    """Converts every error of a result, through Strawberry's public hooks: `on_operation` for a single
+    result (queries and mutations over HTTP), `on_stream_result` for each result of a stream
+    (subscriptions, and any operation over a websocket)."""
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._convert(error) for error in errors]
+    error_message = "Internal server error"
+
+    def __init__(self) -> None:
+        self._streamed = False
+
+    def on_operation(self) -> Iterator[None]:
+        self._streamed = False
+        yield
+        # A stream's results were converted one by one as they went out; the last one is not done twice.
+        if not self._streamed:
+            self._convert_result(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        self._streamed = True
+        self._convert_result(result)
+        yield
+
+    def _convert_result(self, result: object) -> None:
+        if isinstance(result, _ResultWithErrors) and result.errors:
+            result.errors = [self._convert(error) for error in result.errors]
 
     def _convert(self, error: GraphQLError) -> GraphQLError:
         if error.extensions and "code" in error.extensions:
@@ -61,16 +90,19 @@ class DomainErrors(MaskErrors):
             return error
         request_id = request_id_var.get()
         logger.error("unexpected error (request %s)", request_id, exc_info=original)
-        extensions = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id}
+        extensions: dict[str, object] = {
+            "code": ErrorCode.INTERNAL_SERVER_ERROR.value,
+            "requestId": request_id,
+        }
         return self._with(error, self.error_message, extensions)
 
     @staticmethod
-    def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    def _with(error: GraphQLError, message: str, extensions: Mapping[str, object]) -> GraphQLError:
         return GraphQLError(
             message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
             path=error.path,
-            extensions=extensions,
+            extensions=dict(extensions),
         )

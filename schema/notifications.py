@@ -1,13 +1,9 @@
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 import models.notifications as rows
-from broadcast import notifications as notification_events
-from broadcast.hub import hub
-from core.auth import require_user
 from core.db import read_session, transaction
 from resolvers import notifications
 from schema.context import Info
@@ -43,16 +39,16 @@ class Notification:
         )
 
     @classmethod
-    def from_event(cls, payload: dict[str, Any]) -> "Notification":
+    def from_event(cls, event: notifications.NotificationEvent) -> "Notification":
         return cls(
-            id=strawberry.ID(payload["id"]),
-            kind=payload["kind"],
-            title=payload["title"],
-            body=payload["body"],
-            channel=rows.Channel(payload["channel"]),
-            status=rows.NotificationStatus(payload["status"]),
-            created_at=datetime.fromisoformat(payload["createdAt"]),
-            read_at=datetime.fromisoformat(payload["readAt"]) if payload["readAt"] else None,
+            id=strawberry.ID(str(event.id)),
+            kind=event.kind,
+            title=event.title,
+            body=event.body,
+            channel=event.channel,
+            status=event.status,
+            created_at=event.created_at,
+            read_at=event.read_at,
         )
 
 
@@ -78,11 +74,13 @@ class NotificationsMutation:
         return Notification.from_row(row)
 
 
+async def _notifications(info: Info) -> AsyncGenerator[Notification, None]:
+    async for event in notifications.notification_events(info.context.actor):
+        yield Notification.from_event(event)
+
+
 @strawberry.type
 class NotificationsSubscription:
-    @strawberry.subscription(description="The signed-in user's in-app notifications as they arrive.")
-    async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
-        user = require_user(info.context.actor)
-        async with hub().subscribe(notification_events.user_channel(user.user_id)) as events:
-            async for event in events:
-                yield Notification.from_event(event["notification"])
+    notifications: AsyncGenerator[Notification, None] = strawberry.subscription(
+        resolver=_notifications, description="The signed-in user's in-app notifications as they arrive."
+    )

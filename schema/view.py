@@ -147,7 +147,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.persisted_query_ttl_seconds = settings.persisted_query_ttl_seconds
         self.websocket_ping_seconds = settings.websocket_ping_seconds
 
-    async def run(  # type: ignore[override]
+    async def run(  # type: ignore[override]  # Strawberry types the request loosely; Starlette hands us these
         self,
         request: Request | WebSocket,
         context: Context | UnsetType = UNSET,
@@ -158,11 +158,11 @@ class GraphQLView(GraphQL[Context, None]):
             connections = metrics.websocket_connections.labels(protocol)
             connections.inc()
             try:
-                return await super().run(request, context, root_value)  # type: ignore[arg-type]
+                return await super().run(request, context, root_value)  # type: ignore[arg-type]  # see run above
             finally:
                 connections.dec()
         try:
-            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+            return await super().run(request, context, root_value)  # type: ignore[arg-type]  # see run above
         except DomainError as error:
             # Raised while reading the request (persisted queries), before there is an operation to run.
             # Apollo clients only read the body of a 200 when they look for PersistedQueryNotFound.
@@ -224,4 +224,5 @@ class GraphQLView(GraphQL[Context, None]):
             self._authenticate(context, token)
         if context.auth_error is not None:
             raise ConnectionRejectionError({"message": context.auth_error.message})
-        return UNSET
+        # UNSET (typed Any by Strawberry): acknowledge without a payload.
+        return cast("UnsetType", UNSET)

@@ -19,7 +19,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from core.embedded import EmbeddedStack, free_port
+from devstack import EmbeddedStack, free_port
 
 if TYPE_CHECKING:
     from tests.client import GraphQLClient
@@ -142,11 +142,12 @@ async def run_jobs() -> int:
     """Runs a real arq worker in burst mode until the queue is empty; returns the jobs it completed."""
     from arq.worker import Worker
 
-    from workers.settings import WorkerSettings
+    from workers.settings import worker_settings
 
+    settings = worker_settings()
     worker = Worker(
-        functions=WorkerSettings.functions,
-        redis_settings=WorkerSettings.redis_settings,
+        functions=settings["functions"],
+        redis_settings=settings["redis_settings"],
         burst=True,
         handle_signals=False,
         poll_delay=0.05,

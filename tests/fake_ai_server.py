@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.embedded import free_port
+from devstack import free_port
 
 Answer = Callable[[str], str]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from core.embedded import free_port
+from devstack import free_port
 
 STUDYMATE = str(Path(sys.executable).parent / "studymate")
 

@@ -15,8 +15,8 @@ import redis.asyncio as redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from core.embedded import EmbeddedKafka, EmbeddedPostgres, EmbeddedRedis, embedded_stack
 from core.migrations import asyncpg_dsn, ensure_database
+from devstack import EmbeddedKafka, EmbeddedPostgres, EmbeddedRedis, EmbeddedStack
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDARD_PORTS = {5432, 6379, 9092}
@@ -74,7 +74,7 @@ async def test_postgres_keeps_its_data_when_the_previous_run_was_killed(tmp_path
     killed_run = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "import sys, time; from pathlib import Path; from core.embedded import EmbeddedPostgres;"
+        "import sys, time; from pathlib import Path; from devstack import EmbeddedPostgres;"
         "print(EmbeddedPostgres(Path(sys.argv[1])).start(), flush=True); time.sleep(600)",
         str(data_dir),
         cwd=ROOT,
@@ -204,7 +204,7 @@ async def test_stack_starts_only_the_servers_whose_env_var_is_unset(
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.example:9092")
     monkeypatch.delenv("REDIS_URL", raising=False)
 
-    with embedded_stack(tmp_path, persistent=False) as urls:
+    with EmbeddedStack(tmp_path, persistent=False) as urls:
         client = redis.Redis.from_url(urls["REDIS_URL"])
         try:
             assert await client.ping() is True

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from core import embedded, health, kafka
-from core.embedded import EmbeddedKafka
+from core import health, kafka
 from core.settings import get_settings
+from devstack import EmbeddedKafka, server
 from tests.test_ingest import APPEND, clicks, event_count, instructor, start_recording
 
 
@@ -70,7 +70,7 @@ async def test_kafka_down_falls_back_to_postgres_then_back_to_kafka(
     assert ready.json()["components"]["kafka"]["status"] == "degraded"
 
     # And once Kafka is back on its address, batches are produced again and readiness recovers
-    monkeypatch.setattr(embedded, "free_port", lambda: port)
+    monkeypatch.setattr(server, "free_port", lambda: port)
     own_broker.start()
     back = await gql.data(APPEND, {**variables, "events": clicks(1)}, token=owner.token)
     assert back["appendRecordingEvents"]["deliveredVia"] == "KAFKA"

@@ -7,8 +7,8 @@ import pytest
 
 from app import create_app
 from core import health, metrics
-from core.embedded import free_port
 from core.settings import get_settings
+from devstack import free_port
 from tests.client import GraphQLClient
 
 COMPONENTS = {"postgres", "redis", "kafka"}

@@ -16,9 +16,9 @@ from app import create_app
 from broadcast import notifications as notification_events
 from core.apq import query_hash
 from core.db import transaction
-from core.embedded import free_port
 from core.redis import redis
 from core.settings import get_settings
+from devstack import free_port
 from resolvers import notifications
 from tests.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, error_code, subscription
 from tests.factories import Account, make_account

@@ -3,7 +3,6 @@
 import asyncio
 from typing import Any, ClassVar
 
-from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
@@ -11,6 +10,7 @@ from core.db import dispose_engine
 from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
+from core.settings import Settings
 from workers import analysis, notifications
 from workers.ingest import Drain
 
@@ -34,6 +34,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
+    """What every worker runs. The Redis address is not here: it comes from the settings when a worker is
+    built (`worker_settings`), never when this module is imported."""
+
     functions: ClassVar[list[Function]] = [
         func(notifications.send_welcome, name="notification.welcome", max_tries=5),
         func(analysis.analyze_recording, name="recording.analyze", max_tries=analysis.MAX_TRIES),
@@ -49,8 +52,13 @@ class WorkerSettings:
     ]
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings: ClassVar[RedisSettings] = redis_settings()
     max_jobs = 20
     job_timeout = 300
     keep_result = 3600
     handle_signals = True
+
+
+def worker_settings(settings: Settings | None = None) -> dict[str, Any]:
+    """The arq worker's settings, with the Redis of `settings` (by default the environment's)."""
+    static = {name: value for name, value in vars(WorkerSettings).items() if not name.startswith("_")}
+    return {**static, "redis_settings": redis_settings(settings)}
