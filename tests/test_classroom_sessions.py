@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from broadcast import classroom as live
+from broadcast import presence
 from core.auth import Role
 from core.db import read_session, transaction
 from core.redis import redis
@@ -384,7 +384,7 @@ async def test_a_heartbeat_keeps_a_participant_online_for_30_seconds(gql) -> Non
     # Given a participant whose last sign of life is 31 seconds old (as every api process sees it in Redis)
     room = await make_classroom(start=True)
     joined = await join(room)
-    beats, _, _ = live._presence_keys(room.session.id)
+    beats, _, _ = presence._presence_keys(room.session.id)
     await redis().zadd(beats, {joined.id: time.time() - 31})
     online = "query($id: ID!) { liveSession(id: $id) { participants { online lastSeenAt } } }"
     participant = (await gql.data(online, {"id": room.id}, token=room.instructor.token))["liveSession"][

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from broadcast import classroom as live
+from broadcast import presence
 from broadcast.hub import hub
 from core.db import transaction
 from core.redis import redis
@@ -294,7 +295,7 @@ async def test_presence_follows_an_open_subscription(api_url, gql, protocol: str
     # Given a participant with no sign of life (joining counts as one, so it is forgotten here)
     room = await make_classroom(start=True)
     ana = await join(room)
-    beats, _, _ = live._presence_keys(room.session.id)
+    beats, _, _ = presence._presence_keys(room.session.id)
     await redis().delete(beats)
     online = "query($id: ID!) { liveSession(id: $id) { participants { online } } }"
 
@@ -303,7 +304,7 @@ async def test_presence_follows_an_open_subscription(api_url, gql, protocol: str
         return bool(data["liveSession"]["participants"][0]["online"])
 
     assert await is_online() is False
-    async with hub().subscribe(live.presence_channel(room.session.id)) as presence_changes:
+    async with hub().subscribe(presence.presence_channel(room.session.id)) as presence_changes:
         # When their phone subscribes, they are online
         async with following(api_url, protocol, ana.token, SESSION_EVENTS, room.id) as phone:
             await event(phone)
@@ -375,10 +376,11 @@ async def test_two_api_processes_behave_as_one(api_url, gql, protocol: str) -> N
             }
 
 
-async def test_sequence_numbers_stay_gapless_under_concurrent_publishers() -> None:
+async def test_sequence_numbers_stay_gapless_under_concurrent_publishers(api_url) -> None:
+    # (api_url: the app's lifespan starts the process's hub)
     room = await make_classroom(start=True)
     stream = live.session_stream(room.session.id)
     async with stream.subscribe() as (seq, events):
-        await asyncio.gather(*(stream.publish(live.instructor_message(str(n))) for n in range(50)))
+        await asyncio.gather(*(stream.publish(live.InstructorMessage(message=str(n))) for n in range(50)))
         received = [await anext(events) for _ in range(50)]
-    assert [e["seq"] for e in received] == list(range(seq + 1, seq + 51))
+    assert [e.seq for e in received] == list(range(seq + 1, seq + 51))
