@@ -238,11 +238,20 @@ async def test_a_signed_in_student_rejoining_is_the_same_participant(gql) -> Non
     assert first["participant"]["id"] == second["participant"]["id"]
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 41])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 41, "Grandma\u0000Lee", "Grandma\u001bLee"])
 async def test_a_bad_display_name_is_refused_and_nothing_is_written(gql, name: str) -> None:
     room = await make_classroom()
     error = await gql.error(JOIN, {"code": room.session.code, "name": name})
     assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "displayName")
+    async with read_session() as db:
+        assert await db.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+async def test_a_device_id_with_a_control_character_is_refused_and_nothing_is_written(gql) -> None:
+    room = await make_classroom()
+    variables = {"code": room.session.code, "name": "Grandma Lee", "device": "android\u0000device-1"}
+    error = await gql.error(JOIN, variables)
+    assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "deviceId")
     async with read_session() as db:
         assert await db.scalar(select(func.count()).select_from(Participant)) == 0
 

@@ -12,7 +12,8 @@ import pytest
 
 from broadcast import classroom as live
 from broadcast import presence
-from broadcast.hub import hub
+from broadcast.events import UnknownEvent
+from broadcast.hub import hub, publish
 from core.db import transaction
 from core.redis import redis
 from resolvers import classroom
@@ -384,3 +385,15 @@ async def test_sequence_numbers_stay_gapless_under_concurrent_publishers(api_url
         await asyncio.gather(*(stream.publish(live.InstructorMessage(message=str(n))) for n in range(50)))
         received = [await anext(events) for _ in range(50)]
     assert [e.seq for e in received] == list(range(seq + 1, seq + 51))
+
+
+async def test_an_event_of_an_unknown_type_is_refused_loudly_not_guessed_at(api_url) -> None:
+    # Given a subscriber of a session's stream
+    room = await make_classroom(start=True)
+    stream = live.session_stream(room.session.id)
+    async with stream.subscribe() as (seq, events):
+        # When a message of a type no event class declares arrives on the channel
+        await publish(stream.channel, {"type": "Mystery", "seq": seq + 1, "at": "2026-01-01T00:00:00+00:00"})
+        # Then reading it fails naming the type, instead of turning it into some other event
+        with pytest.raises(UnknownEvent, match="Mystery"):
+            await anext(events)
