@@ -213,20 +213,56 @@ async def test_only_the_session_instructor_controls_it(gql) -> None:
     assert (await session_row(room)).status is SessionStatus.WAITING
 
 
-async def test_joining_needs_no_account_and_the_same_device_gets_the_same_participant(gql) -> None:
+async def test_joining_needs_no_account_and_rejoining_with_the_participant_token_is_the_same(gql) -> None:
     room = await make_classroom()
     variables = {"code": room.session.code, "name": "  Grandpa   Kim ", "device": "android-device-0001"}
     first = (await gql.data(JOIN, variables))["joinSession"]
     assert first["participant"]["displayName"] == "Grandpa Kim"
     assert first["participant"]["status"] == "WAITING"
-    again = (await gql.data(JOIN, {**variables, "name": "Kim"}))["joinSession"]
+    # Re-joining with the participant token it was given (an app restart) is the same participant
+    again = (await gql.data(JOIN, {**variables, "name": "Kim"}, token=first["participantToken"]))[
+        "joinSession"
+    ]
     assert again["participant"]["id"] == first["participant"]["id"]
     assert again["participant"]["displayName"] == "Kim"
-    other_device = (await gql.data(JOIN, {**variables, "device": "android-device-0002"}))["joinSession"]
-    assert other_device["participant"]["id"] != first["participant"]["id"]
     # The token is the participant's own, for this session
     me = await gql.data(SESSION_BY_ID, {"id": room.id}, token=first["participantToken"])
     assert me["liveSession"]["me"] == {"id": first["participant"]["id"]}
+
+
+async def test_a_device_id_alone_never_hands_over_an_existing_participant(gql) -> None:
+    # Given Alice, joined from her phone, who asked for help
+    room = await make_classroom(start=True)
+    alice_joins = {"code": room.session.code, "name": "Alice", "device": "alice-phone-0001"}
+    alice = (await gql.data(JOIN, alice_joins))["joinSession"]
+    await gql.data(
+        REQUEST_HELP, {"id": room.id, "message": "My screen is dark"}, token=alice["participantToken"]
+    )
+    # When someone else joins with Alice's device id but without her token
+    mallory = (await gql.data(JOIN, {**alice_joins, "name": "Mallory"}))["joinSession"]
+    # Then they are a new participant, Alice keeps her name, and her help requests stay hers
+    assert mallory["participant"]["id"] != alice["participant"]["id"]
+    assert mallory["participant"]["displayName"] == "Mallory"
+    seen = await gql.data(SESSION_BY_ID, {"id": room.id}, token=room.instructor.token)
+    names = {p["id"]: p["displayName"] for p in seen["liveSession"]["participants"]}
+    assert names == {alice["participant"]["id"]: "Alice", mallory["participant"]["id"]: "Mallory"}
+    asked = "query($id: ID!) { helpRequests(sessionId: $id) { message participant { id } } }"
+    assert (await gql.data(asked, {"id": room.id}, token=mallory["participantToken"]))["helpRequests"] == []
+    assert (await gql.data(asked, {"id": room.id}, token=alice["participantToken"]))["helpRequests"] == [
+        {"message": "My screen is dark", "participant": {"id": alice["participant"]["id"]}}
+    ]
+
+
+async def test_a_participant_token_of_another_session_is_no_proof_here(gql) -> None:
+    first_room, second_room = await make_classroom(), await make_classroom()
+    elsewhere = (await gql.data(JOIN, {"code": first_room.session.code, "name": "Kim"}))["joinSession"]
+    here = (
+        await gql.data(
+            JOIN, {"code": second_room.session.code, "name": "Kim"}, token=elsewhere["participantToken"]
+        )
+    )["joinSession"]
+    assert here["participant"]["id"] != elsewhere["participant"]["id"]
+    assert here["session"]["id"] == second_room.id
 
 
 async def test_a_signed_in_student_rejoining_is_the_same_participant(gql) -> None:

@@ -261,7 +261,9 @@ async def join_session(
     device_id: str | None,
     client_ip: str | None,
 ) -> JoinResult:
-    """No account needed. The same account, device or participant token re-joining is the same participant."""
+    """No account needed. Re-joining is the same participant only with proof: the participant token this
+    session gave (sent as the Bearer token) or the same signed-in account. Anyone else, whatever device id
+    they send, becomes a new participant."""
     name = text.clean(
         display_name, "displayName", max_length=MAX_DISPLAY_NAME_LENGTH, required=True, collapse_spaces=True
     )
@@ -271,7 +273,7 @@ async def join_session(
     transition(session, Action.JOIN)
     user_id = actor.user_id if isinstance(actor, UserActor) else None
     device_hash = _device_hash(session.id, device_id) if device_id and not user_id else None
-    participant = await _find_participant(db, session, actor, user_id, device_hash)
+    participant = await _find_participant(db, session, actor, user_id)
     if participant is None:
         participant = await _insert_participant(db, session, user_id, device_hash, name)
     participant.display_name = name
@@ -292,19 +294,15 @@ async def join_session(
 
 
 async def _find_participant(
-    db: AsyncSession,
-    session: LiveSession,
-    actor: Actor,
-    user_id: uuid.UUID | None,
-    device_hash: str | None,
+    db: AsyncSession, session: LiveSession, actor: Actor, user_id: uuid.UUID | None
 ) -> Participant | None:
+    """The participant the actor has proven to be: by their participant token for this session, or by
+    their account. A device id proves nothing (anyone can send any), so it never finds anyone."""
     statement = select(Participant).where(col(Participant.session_id) == session.id).with_for_update()
     if isinstance(actor, ParticipantActor) and actor.session_id == session.id:
         statement = statement.where(col(Participant.id) == actor.participant_id)
     elif user_id is not None:
         statement = statement.where(col(Participant.user_id) == user_id)
-    elif device_hash is not None:
-        statement = statement.where(col(Participant.device_hash) == device_hash)
     else:
         return None
     return (await db.execute(statement)).scalar_one_or_none()
@@ -317,18 +315,26 @@ async def _insert_participant(
     device_hash: str | None,
     name: str,
 ) -> Participant:
-    """Inserts, or finds the row a concurrent join of the same account or device just inserted."""
-    participant = Participant(
-        session_id=session.id, user_id=user_id, device_hash=device_hash, display_name=name
-    )
-    try:
-        async with db.begin_nested():
-            db.add(participant)
-    except IntegrityError:
-        existing = await _find_participant(db, session, None, user_id, device_hash)
-        assert existing is not None
-        return existing
-    return participant
+    """Inserts a participant, or finds the one a concurrent join of the same account just inserted.
+
+    The device hash is kept for the first participant of a device only (it is unique per session); a
+    later one from the same device is a new participant without it.
+    """
+    for hash_kept in dict.fromkeys((device_hash, None)):
+        participant = Participant(
+            session_id=session.id, user_id=user_id, device_hash=hash_kept, display_name=name
+        )
+        try:
+            async with db.begin_nested():
+                db.add(participant)
+        except IntegrityError:
+            if user_id is not None:
+                existing = await _find_participant(db, session, None, user_id)
+                assert existing is not None
+                return existing
+            continue
+        return participant
+    raise Conflict("Could not join the session; try again")
 
 
 async def _participant_count(db: AsyncSession, session_id: uuid.UUID) -> int:
