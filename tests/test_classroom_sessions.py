@@ -16,14 +16,16 @@ from core.db import read_session, transaction
 from core.redis import redis
 from models.classroom import (
     HelpRequest,
+    Lecture,
     LiveSession,
     Participant,
     SessionControl,
     SessionStatus,
     StepProgress,
 )
+from resolvers import classroom
 from resolvers.classroom import JOIN_CODE_ALPHABET
-from tests.classroom_factories import Classroom, join, make_classroom, make_lecture, make_task
+from tests.classroom_factories import Classroom, actor, join, make_classroom, make_lecture, make_task
 from tests.client import error_code
 from tests.factories import make_account
 
@@ -297,6 +299,56 @@ async def test_an_ended_session_admits_no_one(gql) -> None:
     await gql.data(END, {"id": room.id}, token=room.instructor.token)
     error = await gql.error(JOIN, {"code": room.session.code, "name": "Late"})
     assert error_code(error) == "NOT_FOUND"
+    async with read_session() as db:
+        assert await db.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+ARCHIVE = "mutation($id: ID!) { archiveLecture(id: $id) { isActive } }"
+
+
+async def test_archiving_a_lecture_ends_its_open_sessions_and_their_codes_stop_working(gql) -> None:
+    # Given a lecture with a running session that someone joined, and one that has not started
+    room = await make_classroom(start=True)
+    joined = await join(room)
+    async with transaction() as db:
+        waiting = await classroom.create_live_session(
+            db, actor(room.instructor), room.lecture.id, room.task.id, "Later"
+        )
+    # When the instructor archives the lecture
+    archived = await gql.data(ARCHIVE, {"id": str(room.lecture.id)}, token=room.instructor.token)
+    assert archived["archiveLecture"] == {"isActive": False}
+    # Then both sessions have ended, each with an audit record
+    async with read_session() as db:
+        statuses = {
+            row.id: row.status
+            for row in (
+                await db.scalars(select(LiveSession).where(LiveSession.lecture_id == room.lecture.id))
+            )
+        }
+        ends = await db.scalar(
+            select(func.count()).select_from(SessionControl).where(SessionControl.action == "end")
+        )
+    assert statuses == {room.session.id: SessionStatus.ENDED, waiting.id: SessionStatus.ENDED}
+    assert ends == 2
+    # And their codes neither show nor admit anyone
+    for code in (room.session.code, waiting.code):
+        assert error_code(await gql.error(SESSION_BY_CODE, {"code": code})) == "NOT_FOUND"
+        assert error_code(await gql.error(JOIN, {"code": code, "name": "Late"})) == "NOT_FOUND"
+    # While the participant may still read the session as review
+    review = await gql.data(SESSION_BY_ID, {"id": room.id}, token=joined.token)
+    assert review["liveSession"]["status"] == "ENDED"
+
+
+async def test_an_open_session_of_an_archived_lecture_is_not_found_by_its_code(gql) -> None:
+    # Given a session left open when its lecture was archived (rows from before archiving ended sessions)
+    room = await make_classroom(start=True)
+    async with transaction() as db:
+        await db.execute(update(Lecture).where(Lecture.id == room.lecture.id).values(is_active=False))
+    # When anyone looks it up or joins by its code
+    shown = await gql.error(SESSION_BY_CODE, {"code": room.session.code})
+    joining = await gql.error(JOIN, {"code": room.session.code, "name": "Late"})
+    # Then it is not found, and nobody joined
+    assert (error_code(shown), error_code(joining)) == ("NOT_FOUND", "NOT_FOUND")
     async with read_session() as db:
         assert await db.scalar(select(func.count()).select_from(Participant)) == 0
 

@@ -12,8 +12,9 @@ from core.auth import Actor, Role, require_role, require_user
 from core.errors import Conflict, NotFound
 from core.pagination import Page, paginate
 from models.base import utcnow
-from models.classroom import Enrollment, Lecture
-from resolvers.classroom.access import can_see_lecture, own_lecture
+from models.classroom import Enrollment, Lecture, LiveSession, SessionStatus
+from resolvers.classroom.access import Action, can_see_lecture, own_lecture
+from resolvers.classroom.sessions import control
 
 
 async def create_lecture(db: AsyncSession, actor: Actor, title: str, description: str | None) -> Lecture:
@@ -39,10 +40,23 @@ async def update_lecture(
 
 
 async def archive_lecture(db: AsyncSession, actor: Actor, lecture_id: uuid.UUID) -> Lecture:
+    """Withdraws the lecture from the catalogue and ends its open sessions.
+
+    An archived lecture is its owner's alone, so a class of it cannot go on: each open session is ended
+    as `endSession` would end it (audited, its code freed, its followers told), and stays readable by its
+    participants as review, like any ended session.
+    """
     lecture = await own_lecture(db, actor, lecture_id)
     if lecture.is_active:
         lecture.is_active = False
         lecture.updated_at = utcnow()
+        open_sessions = await db.scalars(
+            select(col(LiveSession.id)).where(
+                col(LiveSession.lecture_id) == lecture.id, col(LiveSession.status) != SessionStatus.ENDED
+            )
+        )
+        for session_id in list(open_sessions):
+            await control(db, actor, session_id, Action.END)
     return lecture
 
 

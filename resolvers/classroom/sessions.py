@@ -23,6 +23,7 @@ from core.ratelimit import JOIN_CODE_GUESSES, client_key
 from core.settings import get_settings
 from models.base import utcnow
 from models.classroom import (
+    Lecture,
     LiveSession,
     Participant,
     ParticipantStatus,
@@ -143,12 +144,19 @@ async def _open_session_by_code(
     normalized = code.strip().upper()
     session = None
     if len(normalized) == JOIN_CODE_LENGTH and set(normalized) <= set(JOIN_CODE_ALPHABET):
-        statement = select(LiveSession).where(
-            col(LiveSession.code) == normalized, col(LiveSession.status) != SessionStatus.ENDED
+        # An archived lecture's sessions are ended with it; the join also covers rows from before that.
+        statement = (
+            select(LiveSession)
+            .join(Lecture, col(Lecture.id) == col(LiveSession.lecture_id))
+            .where(
+                col(LiveSession.code) == normalized,
+                col(LiveSession.status) != SessionStatus.ENDED,
+                col(Lecture.is_active).is_(True),
+            )
         )
         if lock:
             # Shared: joins run side by side, but an `endSession` waits for them (and they for it).
-            statement = statement.with_for_update(read=True)
+            statement = statement.with_for_update(read=True, of=LiveSession)
         session = (await db.execute(statement)).scalar_one_or_none()
     if session is None:
         await JOIN_CODE_GUESSES.charge(key, 1)
