@@ -14,6 +14,7 @@ from broadcast import presence
 from core.auth import Role
 from core.db import read_session, transaction
 from core.redis import redis
+from core.settings import get_settings
 from models.classroom import (
     HelpRequest,
     Lecture,
@@ -301,6 +302,27 @@ async def test_an_ended_session_admits_no_one(gql) -> None:
     assert error_code(error) == "NOT_FOUND"
     async with read_session() as db:
         assert await db.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+async def test_a_full_session_admits_no_one_new_even_when_many_join_at_once(gql, monkeypatch) -> None:
+    # Given a session that admits three participants
+    monkeypatch.setattr(get_settings(), "max_participants_per_session", 3)
+    room = await make_classroom()
+    # When ten phones join at the same moment
+    attempts = await asyncio.gather(
+        *(gql.execute(JOIN, {"code": room.session.code, "name": f"Student {n}"}) for n in range(10))
+    )
+    # Then exactly three are in and the others are told the session is full
+    admitted = [a["data"]["joinSession"] for a in attempts if a.get("data")]
+    refused = [error_code(a["errors"][0]) for a in attempts if a.get("errors")]
+    assert (len(admitted), refused) == (3, ["CONFLICT"] * 7)
+    async with read_session() as db:
+        assert await db.scalar(select(func.count()).select_from(Participant)) == 3
+    # And someone already in may still re-join with their token
+    again = await gql.data(
+        JOIN, {"code": room.session.code, "name": "Back"}, token=admitted[0]["participantToken"]
+    )
+    assert again["joinSession"]["participant"]["id"] == admitted[0]["participant"]["id"]
 
 
 ARCHIVE = "mutation($id: ID!) { archiveLecture(id: $id) { isActive } }"

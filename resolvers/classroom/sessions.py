@@ -283,6 +283,7 @@ async def join_session(
     device_hash = _device_hash(session.id, device_id) if device_id and not user_id else None
     participant = await _find_participant(db, session, actor, user_id)
     if participant is None:
+        await _make_room(db, session)
         participant = await _insert_participant(db, session, user_id, device_hash, name)
     participant.display_name = name
     participant.last_seen_at = utcnow()
@@ -299,6 +300,25 @@ async def join_session(
     session_id, participant_id = session.id, participant.id
     after_commit(db, lambda: presence.heartbeat(session_id, participant_id))
     return JoinResult(session, participant, issue_participant_token(participant.id, session.id))
+
+
+async def _make_room(db: AsyncSession, session: LiveSession) -> None:
+    """CONFLICT when the session holds as many participants as it admits.
+
+    Joins share the session's row lock, so new participants of one session are counted and inserted
+    one at a time under a transaction-scoped advisory lock; re-joins do not wait for it.
+    """
+    await db.execute(select(func.pg_advisory_xact_lock(_lock_key(session.id))))
+    joined = await db.scalar(
+        select(func.count()).select_from(Participant).where(col(Participant.session_id) == session.id)
+    )
+    if int(joined or 0) >= get_settings().max_participants_per_session:
+        raise Conflict("This session is full")
+
+
+def _lock_key(session_id: uuid.UUID) -> int:
+    """A signed 64-bit advisory lock key for the session."""
+    return int.from_bytes(session_id.bytes[:8], "big", signed=True)
 
 
 async def _find_participant(
