@@ -471,6 +471,23 @@ async def test_an_anonymous_participant_asks_for_help_and_the_instructor_resolve
     assert (saved.status.value, saved.resolved_by) == ("RESOLVED", room.instructor.user.id)
 
 
+async def test_help_requests_are_limited_per_participant_and_the_excess_stores_nothing(gql) -> None:
+    # Given two participants of a running session
+    room = await make_classroom(start=True)
+    ana, bo = await join(room, "Ana"), await join(room, "Bo")
+    # When Ana asks for help six times in a row
+    answers = [await gql.execute(REQUEST_HELP, {"id": room.id}, token=ana.token) for _ in range(6)]
+    # Then five get through and the sixth is rate limited, with nothing stored for it
+    codes = [error_code(a["errors"][0]) if a.get("errors") else "OK" for a in answers]
+    assert codes == ["OK"] * 5 + ["RATE_LIMITED"]
+    async with read_session() as db:
+        assert await db.scalar(select(func.count()).select_from(HelpRequest)) == 5
+    # And Bo, who has his own budget, still gets through
+    assert (await gql.data(REQUEST_HELP, {"id": room.id}, token=bo.token))["requestHelp"][
+        "status"
+    ] == "PENDING"
+
+
 async def test_an_instructor_message_is_at_most_500_characters(gql) -> None:
     room = await make_classroom(start=True)
     error = await gql.error(MESSAGE, {"id": room.id, "m": "x" * 501}, token=room.instructor.token)

@@ -9,6 +9,7 @@ from sqlmodel import col
 from core import text
 from core.auth import Actor, require_user
 from core.errors import Conflict, NotFound
+from core.ratelimit import HELP_REQUESTS
 from models.base import utcnow
 from models.classroom import HelpRequest, HelpStatus, Participant, ProgressStatus, Step
 from resolvers.classroom import live
@@ -33,6 +34,8 @@ async def request_help(
     cleaned = text.clean(message, "message", max_length=text.MESSAGE, multi_line=True)
     steps = await live_steps(db, session.task_id)
     step = session_step(steps, step_id) if step_id is not None else None
+    # Counted once the request is valid, so a mistyped one costs nothing.
+    await HELP_REQUESTS.enter(str(participant.id))
     diagnosis: live.HelpDiagnosis | None = None
     if step is not None:
         progress = await progress_row(db, session, participant, step)
