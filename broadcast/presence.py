@@ -6,6 +6,7 @@ a crashed process's leases lapse) or while their last heartbeat is younger than 
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,13 +14,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
+
 from broadcast.events import BroadcastEvent
 from broadcast.hub import publish
 from broadcast.streams import KEY_TTL_SECONDS
 from core.redis import redis
 
+logger = logging.getLogger(__name__)
+
 PRESENCE_SECONDS = 30
 LEASE_REFRESH_SECONDS = 10
+# After a failed refresh (Redis unreachable), try again this soon: the lease must be back well within
+# PRESENCE_SECONDS of Redis returning.
+LEASE_RETRY_SECONDS = 1
 
 
 class PresenceChanged(BroadcastEvent):
@@ -89,13 +97,22 @@ async def presence_lease(session_id: uuid.UUID, participant_id: uuid.UUID) -> As
     member = f"{participant_id}|{uuid.uuid4().hex}"
 
     async def refresh() -> None:
+        # Outlives Redis outages: a failed refresh is retried until Redis answers again, so a participant
+        # whose subscription stayed open is online again as soon as Redis is back.
+        delay = LEASE_REFRESH_SECONDS
         while True:
-            await asyncio.sleep(LEASE_REFRESH_SECONDS)
-            await _touch(session_id, leases, member, participant_id)
+            await asyncio.sleep(delay)
+            try:
+                await _touch(session_id, leases, member, participant_id)
+            except RedisError as error:
+                logger.warning("presence lease refresh failed, retrying: %s", error)
+                delay = LEASE_RETRY_SECONDS
+            else:
+                delay = LEASE_REFRESH_SECONDS
 
     await _touch(session_id, leases, member, participant_id)
     await _announce(session_id)
-    refresher = asyncio.create_task(refresh())
+    refresher = asyncio.create_task(refresh(), name="presence-lease")
     try:
         yield
     finally:
@@ -109,8 +126,12 @@ async def presence_lease(session_id: uuid.UUID, participant_id: uuid.UUID) -> As
 async def _release(
     session_id: uuid.UUID, leases: str, seen: str, member: str, participant_id: uuid.UUID
 ) -> None:
-    async with redis().pipeline(transaction=False) as pipe:
-        pipe.zrem(leases, member)
-        pipe.hset(seen, str(participant_id), str(time.time()))
-        await pipe.execute()
-    await _announce(session_id)
+    try:
+        async with redis().pipeline(transaction=False) as pipe:
+            pipe.zrem(leases, member)
+            pipe.hset(seen, str(participant_id), str(time.time()))
+            await pipe.execute()
+        await _announce(session_id)
+    except RedisError as error:
+        # Not refreshed any more, the lease lapses by itself within PRESENCE_SECONDS.
+        logger.warning("presence lease release failed: %s", error)
