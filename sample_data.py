@@ -10,7 +10,7 @@ from core.db import transaction
 from models.accounts import User
 from models.classroom import Lecture, TargetAction
 from resolvers import accounts, classroom
-from resolvers.classroom import StepDraft, UiHint
+from resolvers.classroom import StepDraft, UiTarget
 
 
 @dataclass(frozen=True)
@@ -34,21 +34,21 @@ DEMO_STEPS = (
         target_action=TargetAction.CLICK,
         guide_text="Find the yellow speech-bubble icon on your home screen and tap it once.",
         voice_guide_text="Tap the yellow KakaoTalk icon.",
-        target_hint=UiHint(content_description="KakaoTalk", package_name="com.android.launcher3"),
+        target_hint=UiTarget(content_description="KakaoTalk", package_name="com.android.launcher3"),
     ),
     StepDraft(
         title="Open a chat",
         target_action=TargetAction.CLICK,
         guide_text="Tap the name of the person you want to send the photo to.",
         voice_guide_text="Tap your friend's name.",
-        target_hint=UiHint(view_id=f"{KAKAO}:id/chat_room_list", package_name=KAKAO),
+        target_hint=UiTarget(view_id=f"{KAKAO}:id/chat_room_list", package_name=KAKAO),
     ),
     StepDraft(
         title="Press the plus button",
         target_action=TargetAction.CLICK,
         guide_text="At the bottom left, tap the + button next to the message box.",
         voice_guide_text="Tap the plus button at the bottom left.",
-        target_hint=UiHint(
+        target_hint=UiTarget(
             content_description="Menu", view_id=f"{KAKAO}:id/media_send_button", package_name=KAKAO
         ),
     ),
@@ -57,7 +57,7 @@ DEMO_STEPS = (
         target_action=TargetAction.CLICK,
         guide_text="Tap Album, tap the photo you like, then tap Send at the bottom.",
         voice_guide_text="Choose a photo, then tap Send.",
-        target_hint=UiHint(text="Send", package_name=KAKAO),
+        target_hint=UiTarget(text="Send", package_name=KAKAO),
     ),
 )
 

@@ -135,3 +135,6 @@ REGISTER = RateLimit("register", capacity=100, refill_per_second=0.1, success_co
 # Only failed lookups cost a token, so a whole school behind one NAT address can join a real session at
 # once, while a script guessing codes gets 10 tries and then one more every 6 seconds.
 JOIN_CODE_GUESSES = RateLimit("join-code", capacity=10, refill_per_second=1 / 6)
+# Per participant: a help request is a notification to the instructor, so a stuck button mashed in
+# panic gives five at once and then one every 12 seconds (five a minute).
+HELP_REQUESTS = RateLimit("help-request", capacity=5, refill_per_second=5 / 60)

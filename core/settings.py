@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     persisted_query_ttl_seconds: int = 7 * 24 * 3600
     websocket_ping_seconds: float = 12.0
 
+    # Participants a live session admits (everyone who ever joined it, so leaving and re-joining under
+    # new names cannot grow it without bound); a full session answers CONFLICT.
+    max_participants_per_session: int = 200
+
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"

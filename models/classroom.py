@@ -111,7 +111,8 @@ class StepContent(SQLModel):
     target_action: TargetAction | None = Field(default=None, sa_type=enum_type(TargetAction))
     guide_text: str = Field(max_length=2000)
     voice_guide_text: str | None = Field(default=None, max_length=2000)
-    target_hint: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # UiTarget.stored(): snake_case keys, empty ones left out.
+    target_hint: dict[str, str] | None = Field(default=None, sa_type=JSON)
 
 
 class Step(StepContent, table=True):

@@ -25,7 +25,7 @@ from core.jobs import enqueue_after_commit
 from core.kafka import FALLBACK_BATCHES, FALLBACK_EVENTS, activity_producer, encode_messages
 from core.pagination import Page, paginate
 from models.base import utcnow
-from models.classroom import Lecture, TargetAction, Task
+from models.classroom import Lecture, TargetAction, Task, UiTarget
 from models.recordings import Recording, RecordingEvent, RecordingStatus
 from resolvers import classroom
 
@@ -563,9 +563,7 @@ async def convert_to_task(
             target_action=TargetAction(step["targetAction"]),
             guide_text=step["guideText"],
             voice_guide_text=step.get("voiceGuideText"),
-            target_hint=classroom.UiHint(
-                **{_SNAKE[key]: value for key, value in (step.get("target") or {}).items()}
-            ),
+            target_hint=UiTarget(**{_SNAKE[key]: value for key, value in (step.get("target") or {}).items()}),
         )
         for step in recording.analysis
     ]

@@ -15,6 +15,7 @@ from resolvers import recordings
 from schema.context import Info
 from schema.ids import parse_id
 from schema.relay import Connection
+from schema.ui_target import UiTarget
 
 if TYPE_CHECKING:
     from schema.classroom import Task
@@ -28,27 +29,12 @@ IngestPath = strawberry.enum(
 )
 
 
-@strawberry.type
-class UiTarget:
-    view_id: str | None
-    text: str | None
-    content_description: str | None
-    bounds: str | None
-    package_name: str | None
-    class_name: str | None
-
-    @classmethod
-    def from_json(cls, value: dict[str, Any] | None) -> "UiTarget | None":
-        if not value:
-            return None
-        return cls(
-            view_id=value.get("viewId"),
-            text=value.get("text"),
-            content_description=value.get("contentDescription"),
-            bounds=value.get("bounds"),
-            package_name=value.get("packageName"),
-            class_name=value.get("className"),
-        )
+def _stored_target(value: dict[str, Any] | None) -> UiTarget | None:
+    """Analysed steps still store their target with camelCase keys (until the data migration)."""
+    if not value:
+        return None
+    snake = {"".join(f"_{c.lower()}" if c.isupper() else c for c in key): item for key, item in value.items()}
+    return UiTarget.from_stored(snake)
 
 
 @strawberry.type
@@ -73,7 +59,7 @@ class AnalyzedStep:
             title=step["title"],
             description=step.get("description"),
             target_action=step["targetAction"],
-            target=UiTarget.from_json(step.get("target")),
+            target=_stored_target(step.get("target")),
             source_event_ids=[strawberry.ID(i) for i in step["sourceEventIds"]],
             guide_text=step["guideText"],
             voice_guide_text=step.get("voiceGuideText"),

@@ -21,7 +21,7 @@ def step_draft(n: int) -> classroom.StepDraft:
         target_action=classroom.TargetAction.CLICK,
         guide_text=f"Tap the button number {n}",
         voice_guide_text=f"Now tap button {n}",
-        target_hint=classroom.UiHint(view_id=f"com.example:id/button{n}", text=f"Button {n}"),
+        target_hint=classroom.UiTarget(view_id=f"com.example:id/button{n}", text=f"Button {n}"),
     )
 
 

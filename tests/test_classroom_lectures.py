@@ -1,5 +1,6 @@
 """Lectures, tasks and steps: ownership, stable step ids, soft removal, ordering and N+1-free lists."""
 
+import pytest
 from sqlalchemy import func, select
 
 from core.auth import Role
@@ -72,6 +73,17 @@ async def test_a_student_cannot_create_a_lecture(gql) -> None:
     student = await make_account(Role.STUDENT)
     error = await gql.error(CREATE_LECTURE, {"input": {"title": "Mine"}}, token=student.token)
     assert error_code(error) == "FORBIDDEN"
+    assert await lecture_count() == 0
+
+
+@pytest.mark.parametrize("title", ["Video\u0000calls", "Video\u0007calls", "Video\ncalls"])
+async def test_a_title_with_a_control_character_is_bad_input_and_nothing_is_stored(gql, title: str) -> None:
+    # Given an instructor
+    instructor = await make_account(Role.INSTRUCTOR)
+    # When they send a title holding NUL (which Postgres cannot store) or another control character
+    error = await gql.error(CREATE_LECTURE, {"input": {"title": title}}, token=instructor.token)
+    # Then it is refused as bad input naming the field, and no lecture exists
+    assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "title")
     assert await lecture_count() == 0
 
 

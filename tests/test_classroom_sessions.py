@@ -10,20 +10,23 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from broadcast import classroom as live
+from broadcast import presence
 from core.auth import Role
 from core.db import read_session, transaction
 from core.redis import redis
+from core.settings import get_settings
 from models.classroom import (
     HelpRequest,
+    Lecture,
     LiveSession,
     Participant,
     SessionControl,
     SessionStatus,
     StepProgress,
 )
+from resolvers import classroom
 from resolvers.classroom import JOIN_CODE_ALPHABET
-from tests.classroom_factories import Classroom, join, make_classroom, make_lecture, make_task
+from tests.classroom_factories import Classroom, actor, join, make_classroom, make_lecture, make_task
 from tests.client import error_code
 from tests.factories import make_account
 
@@ -213,20 +216,56 @@ async def test_only_the_session_instructor_controls_it(gql) -> None:
     assert (await session_row(room)).status is SessionStatus.WAITING
 
 
-async def test_joining_needs_no_account_and_the_same_device_gets_the_same_participant(gql) -> None:
+async def test_joining_needs_no_account_and_rejoining_with_the_participant_token_is_the_same(gql) -> None:
     room = await make_classroom()
     variables = {"code": room.session.code, "name": "  Grandpa   Kim ", "device": "android-device-0001"}
     first = (await gql.data(JOIN, variables))["joinSession"]
     assert first["participant"]["displayName"] == "Grandpa Kim"
     assert first["participant"]["status"] == "WAITING"
-    again = (await gql.data(JOIN, {**variables, "name": "Kim"}))["joinSession"]
+    # Re-joining with the participant token it was given (an app restart) is the same participant
+    again = (await gql.data(JOIN, {**variables, "name": "Kim"}, token=first["participantToken"]))[
+        "joinSession"
+    ]
     assert again["participant"]["id"] == first["participant"]["id"]
     assert again["participant"]["displayName"] == "Kim"
-    other_device = (await gql.data(JOIN, {**variables, "device": "android-device-0002"}))["joinSession"]
-    assert other_device["participant"]["id"] != first["participant"]["id"]
     # The token is the participant's own, for this session
     me = await gql.data(SESSION_BY_ID, {"id": room.id}, token=first["participantToken"])
     assert me["liveSession"]["me"] == {"id": first["participant"]["id"]}
+
+
+async def test_a_device_id_alone_never_hands_over_an_existing_participant(gql) -> None:
+    # Given Alice, joined from her phone, who asked for help
+    room = await make_classroom(start=True)
+    alice_joins = {"code": room.session.code, "name": "Alice", "device": "alice-phone-0001"}
+    alice = (await gql.data(JOIN, alice_joins))["joinSession"]
+    await gql.data(
+        REQUEST_HELP, {"id": room.id, "message": "My screen is dark"}, token=alice["participantToken"]
+    )
+    # When someone else joins with Alice's device id but without her token
+    mallory = (await gql.data(JOIN, {**alice_joins, "name": "Mallory"}))["joinSession"]
+    # Then they are a new participant, Alice keeps her name, and her help requests stay hers
+    assert mallory["participant"]["id"] != alice["participant"]["id"]
+    assert mallory["participant"]["displayName"] == "Mallory"
+    seen = await gql.data(SESSION_BY_ID, {"id": room.id}, token=room.instructor.token)
+    names = {p["id"]: p["displayName"] for p in seen["liveSession"]["participants"]}
+    assert names == {alice["participant"]["id"]: "Alice", mallory["participant"]["id"]: "Mallory"}
+    asked = "query($id: ID!) { helpRequests(sessionId: $id) { message participant { id } } }"
+    assert (await gql.data(asked, {"id": room.id}, token=mallory["participantToken"]))["helpRequests"] == []
+    assert (await gql.data(asked, {"id": room.id}, token=alice["participantToken"]))["helpRequests"] == [
+        {"message": "My screen is dark", "participant": {"id": alice["participant"]["id"]}}
+    ]
+
+
+async def test_a_participant_token_of_another_session_is_no_proof_here(gql) -> None:
+    first_room, second_room = await make_classroom(), await make_classroom()
+    elsewhere = (await gql.data(JOIN, {"code": first_room.session.code, "name": "Kim"}))["joinSession"]
+    here = (
+        await gql.data(
+            JOIN, {"code": second_room.session.code, "name": "Kim"}, token=elsewhere["participantToken"]
+        )
+    )["joinSession"]
+    assert here["participant"]["id"] != elsewhere["participant"]["id"]
+    assert here["session"]["id"] == second_room.id
 
 
 async def test_a_signed_in_student_rejoining_is_the_same_participant(gql) -> None:
@@ -238,11 +277,20 @@ async def test_a_signed_in_student_rejoining_is_the_same_participant(gql) -> Non
     assert first["participant"]["id"] == second["participant"]["id"]
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 41])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 41, "Grandma\u0000Lee", "Grandma\u001bLee"])
 async def test_a_bad_display_name_is_refused_and_nothing_is_written(gql, name: str) -> None:
     room = await make_classroom()
     error = await gql.error(JOIN, {"code": room.session.code, "name": name})
     assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "displayName")
+    async with read_session() as db:
+        assert await db.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+async def test_a_device_id_with_a_control_character_is_refused_and_nothing_is_written(gql) -> None:
+    room = await make_classroom()
+    variables = {"code": room.session.code, "name": "Grandma Lee", "device": "android\u0000device-1"}
+    error = await gql.error(JOIN, variables)
+    assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "deviceId")
     async with read_session() as db:
         assert await db.scalar(select(func.count()).select_from(Participant)) == 0
 
@@ -252,6 +300,77 @@ async def test_an_ended_session_admits_no_one(gql) -> None:
     await gql.data(END, {"id": room.id}, token=room.instructor.token)
     error = await gql.error(JOIN, {"code": room.session.code, "name": "Late"})
     assert error_code(error) == "NOT_FOUND"
+    async with read_session() as db:
+        assert await db.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+async def test_a_full_session_admits_no_one_new_even_when_many_join_at_once(gql, monkeypatch) -> None:
+    # Given a session that admits three participants
+    monkeypatch.setattr(get_settings(), "max_participants_per_session", 3)
+    room = await make_classroom()
+    # When ten phones join at the same moment
+    attempts = await asyncio.gather(
+        *(gql.execute(JOIN, {"code": room.session.code, "name": f"Student {n}"}) for n in range(10))
+    )
+    # Then exactly three are in and the others are told the session is full
+    admitted = [a["data"]["joinSession"] for a in attempts if a.get("data")]
+    refused = [error_code(a["errors"][0]) for a in attempts if a.get("errors")]
+    assert (len(admitted), refused) == (3, ["CONFLICT"] * 7)
+    async with read_session() as db:
+        assert await db.scalar(select(func.count()).select_from(Participant)) == 3
+    # And someone already in may still re-join with their token
+    again = await gql.data(
+        JOIN, {"code": room.session.code, "name": "Back"}, token=admitted[0]["participantToken"]
+    )
+    assert again["joinSession"]["participant"]["id"] == admitted[0]["participant"]["id"]
+
+
+ARCHIVE = "mutation($id: ID!) { archiveLecture(id: $id) { isActive } }"
+
+
+async def test_archiving_a_lecture_ends_its_open_sessions_and_their_codes_stop_working(gql) -> None:
+    # Given a lecture with a running session that someone joined, and one that has not started
+    room = await make_classroom(start=True)
+    joined = await join(room)
+    async with transaction() as db:
+        waiting = await classroom.create_live_session(
+            db, actor(room.instructor), room.lecture.id, room.task.id, "Later"
+        )
+    # When the instructor archives the lecture
+    archived = await gql.data(ARCHIVE, {"id": str(room.lecture.id)}, token=room.instructor.token)
+    assert archived["archiveLecture"] == {"isActive": False}
+    # Then both sessions have ended, each with an audit record
+    async with read_session() as db:
+        statuses = {
+            row.id: row.status
+            for row in (
+                await db.scalars(select(LiveSession).where(LiveSession.lecture_id == room.lecture.id))
+            )
+        }
+        ends = await db.scalar(
+            select(func.count()).select_from(SessionControl).where(SessionControl.action == "end")
+        )
+    assert statuses == {room.session.id: SessionStatus.ENDED, waiting.id: SessionStatus.ENDED}
+    assert ends == 2
+    # And their codes neither show nor admit anyone
+    for code in (room.session.code, waiting.code):
+        assert error_code(await gql.error(SESSION_BY_CODE, {"code": code})) == "NOT_FOUND"
+        assert error_code(await gql.error(JOIN, {"code": code, "name": "Late"})) == "NOT_FOUND"
+    # While the participant may still read the session as review
+    review = await gql.data(SESSION_BY_ID, {"id": room.id}, token=joined.token)
+    assert review["liveSession"]["status"] == "ENDED"
+
+
+async def test_an_open_session_of_an_archived_lecture_is_not_found_by_its_code(gql) -> None:
+    # Given a session left open when its lecture was archived (rows from before archiving ended sessions)
+    room = await make_classroom(start=True)
+    async with transaction() as db:
+        await db.execute(update(Lecture).where(Lecture.id == room.lecture.id).values(is_active=False))
+    # When anyone looks it up or joins by its code
+    shown = await gql.error(SESSION_BY_CODE, {"code": room.session.code})
+    joining = await gql.error(JOIN, {"code": room.session.code, "name": "Late"})
+    # Then it is not found, and nobody joined
+    assert (error_code(shown), error_code(joining)) == ("NOT_FOUND", "NOT_FOUND")
     async with read_session() as db:
         assert await db.scalar(select(func.count()).select_from(Participant)) == 0
 
@@ -352,6 +471,23 @@ async def test_an_anonymous_participant_asks_for_help_and_the_instructor_resolve
     assert (saved.status.value, saved.resolved_by) == ("RESOLVED", room.instructor.user.id)
 
 
+async def test_help_requests_are_limited_per_participant_and_the_excess_stores_nothing(gql) -> None:
+    # Given two participants of a running session
+    room = await make_classroom(start=True)
+    ana, bo = await join(room, "Ana"), await join(room, "Bo")
+    # When Ana asks for help six times in a row
+    answers = [await gql.execute(REQUEST_HELP, {"id": room.id}, token=ana.token) for _ in range(6)]
+    # Then five get through and the sixth is rate limited, with nothing stored for it
+    codes = [error_code(a["errors"][0]) if a.get("errors") else "OK" for a in answers]
+    assert codes == ["OK"] * 5 + ["RATE_LIMITED"]
+    async with read_session() as db:
+        assert await db.scalar(select(func.count()).select_from(HelpRequest)) == 5
+    # And Bo, who has his own budget, still gets through
+    assert (await gql.data(REQUEST_HELP, {"id": room.id}, token=bo.token))["requestHelp"][
+        "status"
+    ] == "PENDING"
+
+
 async def test_an_instructor_message_is_at_most_500_characters(gql) -> None:
     room = await make_classroom(start=True)
     error = await gql.error(MESSAGE, {"id": room.id, "m": "x" * 501}, token=room.instructor.token)
@@ -384,7 +520,7 @@ async def test_a_heartbeat_keeps_a_participant_online_for_30_seconds(gql) -> Non
     # Given a participant whose last sign of life is 31 seconds old (as every api process sees it in Redis)
     room = await make_classroom(start=True)
     joined = await join(room)
-    beats, _, _ = live._presence_keys(room.session.id)
+    beats, _, _ = presence._presence_keys(room.session.id)
     await redis().zadd(beats, {joined.id: time.time() - 31})
     online = "query($id: ID!) { liveSession(id: $id) { participants { online lastSeenAt } } }"
     participant = (await gql.data(online, {"id": room.id}, token=room.instructor.token))["liveSession"][

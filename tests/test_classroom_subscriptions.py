@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from broadcast import classroom as live
-from broadcast.hub import hub
+from broadcast import presence
+from broadcast.events import UnknownEvent
+from broadcast.hub import hub, publish
 from core.db import transaction
 from core.redis import redis
 from resolvers import classroom
@@ -294,7 +296,7 @@ async def test_presence_follows_an_open_subscription(api_url, gql, protocol: str
     # Given a participant with no sign of life (joining counts as one, so it is forgotten here)
     room = await make_classroom(start=True)
     ana = await join(room)
-    beats, _, _ = live._presence_keys(room.session.id)
+    beats, _, _ = presence._presence_keys(room.session.id)
     await redis().delete(beats)
     online = "query($id: ID!) { liveSession(id: $id) { participants { online } } }"
 
@@ -303,7 +305,7 @@ async def test_presence_follows_an_open_subscription(api_url, gql, protocol: str
         return bool(data["liveSession"]["participants"][0]["online"])
 
     assert await is_online() is False
-    async with hub().subscribe(live.presence_channel(room.session.id)) as presence_changes:
+    async with hub().subscribe(presence.presence_channel(room.session.id)) as presence_changes:
         # When their phone subscribes, they are online
         async with following(api_url, protocol, ana.token, SESSION_EVENTS, room.id) as phone:
             await event(phone)
@@ -375,10 +377,23 @@ async def test_two_api_processes_behave_as_one(api_url, gql, protocol: str) -> N
             }
 
 
-async def test_sequence_numbers_stay_gapless_under_concurrent_publishers() -> None:
+async def test_sequence_numbers_stay_gapless_under_concurrent_publishers(api_url) -> None:
+    # (api_url: the app's lifespan starts the process's hub)
     room = await make_classroom(start=True)
     stream = live.session_stream(room.session.id)
     async with stream.subscribe() as (seq, events):
-        await asyncio.gather(*(stream.publish(live.instructor_message(str(n))) for n in range(50)))
+        await asyncio.gather(*(stream.publish(live.InstructorMessage(message=str(n))) for n in range(50)))
         received = [await anext(events) for _ in range(50)]
-    assert [e["seq"] for e in received] == list(range(seq + 1, seq + 51))
+    assert [e.seq for e in received] == list(range(seq + 1, seq + 51))
+
+
+async def test_an_event_of_an_unknown_type_is_refused_loudly_not_guessed_at(api_url) -> None:
+    # Given a subscriber of a session's stream
+    room = await make_classroom(start=True)
+    stream = live.session_stream(room.session.id)
+    async with stream.subscribe() as (seq, events):
+        # When a message of a type no event class declares arrives on the channel
+        await publish(stream.channel, {"type": "Mystery", "seq": seq + 1, "at": "2026-01-01T00:00:00+00:00"})
+        # Then reading it fails naming the type, instead of turning it into some other event
+        with pytest.raises(UnknownEvent, match="Mystery"):
+            await anext(events)

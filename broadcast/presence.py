@@ -1,0 +1,137 @@
+"""Presence: who is looking at a session right now, kept in Redis so every api process sees it.
+
+A participant is online while one of their subscriptions holds a lease (refreshed every few seconds, so
+a crashed process's leases lapse) or while their last heartbeat is younger than `PRESENCE_SECONDS`.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.exceptions import RedisError
+
+from broadcast.events import BroadcastEvent
+from broadcast.hub import publish
+from broadcast.streams import KEY_TTL_SECONDS
+from core.redis import redis
+
+logger = logging.getLogger(__name__)
+
+PRESENCE_SECONDS = 30
+LEASE_REFRESH_SECONDS = 10
+# After a failed refresh (Redis unreachable), try again this soon: the lease must be back well within
+# PRESENCE_SECONDS of Redis returning.
+LEASE_RETRY_SECONDS = 1
+
+
+class PresenceChanged(BroadcastEvent):
+    """Someone's subscription opened or closed; readers re-read `presence`."""
+
+
+def presence_channel(session_id: uuid.UUID) -> str:
+    return f"session:{session_id}:presence"
+
+
+def _presence_keys(session_id: uuid.UUID) -> tuple[str, str, str]:
+    base = f"{{presence:{session_id}}}"
+    return f"{base}:beats", f"{base}:leases", f"{base}:seen"
+
+
+@dataclass(frozen=True)
+class Presence:
+    online: frozenset[uuid.UUID]
+    last_seen: dict[uuid.UUID, datetime]
+
+    def is_online(self, participant_id: uuid.UUID) -> bool:
+        return participant_id in self.online
+
+
+async def presence(session_id: uuid.UUID) -> Presence:
+    beats, leases, seen = _presence_keys(session_id)
+    fresh = time.time() - PRESENCE_SECONDS
+    async with redis().pipeline(transaction=False) as pipe:
+        pipe.zrangebyscore(beats, fresh, "+inf")
+        pipe.zrangebyscore(leases, fresh, "+inf")
+        pipe.hgetall(seen)
+        beating, leased, last_seen = await pipe.execute()
+    online = {uuid.UUID(member) for member in beating}
+    online.update(uuid.UUID(member.partition("|")[0]) for member in leased)
+    return Presence(
+        online=frozenset(online),
+        last_seen={uuid.UUID(pid): datetime.fromtimestamp(float(ts), UTC) for pid, ts in last_seen.items()},
+    )
+
+
+async def _touch(session_id: uuid.UUID, zset: str, member: str, participant_id: uuid.UUID) -> None:
+    now = time.time()
+    _, _, seen = _presence_keys(session_id)
+    async with redis().pipeline(transaction=False) as pipe:
+        pipe.zadd(zset, {member: now})
+        pipe.zremrangebyscore(zset, "-inf", now - PRESENCE_SECONDS)
+        pipe.hset(seen, str(participant_id), str(now))
+        for key in _presence_keys(session_id):
+            pipe.expire(key, KEY_TTL_SECONDS)
+        await pipe.execute()
+
+
+async def _announce(session_id: uuid.UUID) -> None:
+    await publish(presence_channel(session_id), PresenceChanged().payload())
+
+
+async def heartbeat(session_id: uuid.UUID, participant_id: uuid.UUID) -> None:
+    """Not announced: heartbeats are frequent, and the analytics feed re-reads presence on a timer."""
+    beats, _, _ = _presence_keys(session_id)
+    await _touch(session_id, beats, str(participant_id), participant_id)
+
+
+@asynccontextmanager
+async def presence_lease(session_id: uuid.UUID, participant_id: uuid.UUID) -> AsyncIterator[None]:
+    """Keeps the participant online while the block runs (an open subscription)."""
+    _, leases, seen = _presence_keys(session_id)
+    member = f"{participant_id}|{uuid.uuid4().hex}"
+
+    async def refresh() -> None:
+        # Outlives Redis outages: a failed refresh is retried until Redis answers again, so a participant
+        # whose subscription stayed open is online again as soon as Redis is back.
+        delay = LEASE_REFRESH_SECONDS
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await _touch(session_id, leases, member, participant_id)
+            except RedisError as error:
+                logger.warning("presence lease refresh failed, retrying: %s", error)
+                delay = LEASE_RETRY_SECONDS
+            else:
+                delay = LEASE_REFRESH_SECONDS
+
+    await _touch(session_id, leases, member, participant_id)
+    await _announce(session_id)
+    refresher = asyncio.create_task(refresh(), name="presence-lease")
+    try:
+        yield
+    finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
+        # Shielded: the subscription may be ending because its task was cancelled.
+        await asyncio.shield(_release(session_id, leases, seen, member, participant_id))
+
+
+async def _release(
+    session_id: uuid.UUID, leases: str, seen: str, member: str, participant_id: uuid.UUID
+) -> None:
+    try:
+        async with redis().pipeline(transaction=False) as pipe:
+            pipe.zrem(leases, member)
+            pipe.hset(seen, str(participant_id), str(time.time()))
+            await pipe.execute()
+        await _announce(session_id)
+    except RedisError as error:
+        # Not refreshed any more, the lease lapses by itself within PRESENCE_SECONDS.
+        logger.warning("presence lease release failed: %s", error)

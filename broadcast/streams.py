@@ -1,0 +1,180 @@
+"""Sequenced streams and the throttled feed: the machinery live views are built on, domain-free.
+
+A sequenced stream's events carry a `seq` that grows by exactly one per event. It is allocated and
+published by one Lua script, so the order on the channel is the order of the numbers even when several
+api processes publish at once. A subscriber reads the counter after subscribing and before reading its
+snapshot; every queued event numbered at or below the snapshot's `seq` is already in it.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from broadcast.events import BroadcastEvent, decode
+from broadcast.hub import Subscriber, hub
+from core.redis import redis
+from models.base import utcnow
+
+logger = logging.getLogger(__name__)
+
+KEY_TTL_SECONDS = 2 * 24 * 3600
+
+# INCR and PUBLISH in one atomic step; the payload is a JSON object, so the seq is spliced in at its front.
+_PUBLISH_SEQUENCED = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[1], '{"seq":' .. seq .. ',' .. string.sub(ARGV[2], 2))
+return seq
+"""
+
+
+@dataclass(frozen=True)
+class SequencedStream:
+    """A channel whose events are numbered 1, 2, 3, … by a Redis counter."""
+
+    channel: str
+    counter: str
+
+    async def publish(self, event: BroadcastEvent) -> int:
+        payload = event.model_copy(update={"at": utcnow()}).payload()
+        del payload["seq"]  # spliced in by the script; a second "seq" key would override it
+        seq = await redis().eval(  # type: ignore[misc]  # redis-py types eval as sync-or-async
+            _PUBLISH_SEQUENCED, 1, self.counter, self.channel, json.dumps(payload), str(KEY_TTL_SECONDS)
+        )
+        return int(seq)
+
+    async def current(self) -> int:
+        return int(await redis().get(self.counter) or 0)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[tuple[int, AsyncIterator[BroadcastEvent]]]:
+        """The `seq` a snapshot taken now covers, and the (decoded) events after it."""
+        async with hub().subscribe(self.channel) as subscriber:
+            seq = await self.current()
+            yield seq, _after(subscriber, seq)
+
+
+async def _after(subscriber: Subscriber, seq: int) -> AsyncIterator[BroadcastEvent]:
+    async for message in subscriber:
+        event = decode(message)
+        if event.seq is not None and event.seq > seq:
+            yield event
+
+
+# The throttled feed: one computation per key and process, shared by every local subscriber.
+
+T = TypeVar("T")
+
+
+class _Latest(Generic[T]):
+    """A one-slot mailbox: a reader that falls behind skips to the newest value."""
+
+    def __init__(self) -> None:
+        self._value: T | None = None
+        self._ready = asyncio.Event()
+
+    def put(self, value: T) -> None:
+        self._value = value
+        self._ready.set()
+
+    async def get(self) -> T:
+        await self._ready.wait()
+        self._ready.clear()
+        assert self._value is not None
+        return self._value
+
+
+class _Feed(Generic[T]):
+    def __init__(
+        self,
+        channels: list[str],
+        compute: Callable[[], Awaitable[T]],
+        min_interval: float,
+        refresh_interval: float,
+    ) -> None:
+        self.readers: set[_Latest[T]] = set()
+        self.latest: T | None = None
+        self._channels = channels
+        self._compute = compute
+        self._min_interval = min_interval
+        self._refresh_interval = refresh_interval
+        self._dirty = asyncio.Event()
+        self._dirty.set()
+        self._ready = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="throttled-feed")
+
+    async def started(self) -> None:
+        await self._ready.wait()
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        async with AsyncExitStack() as stack, asyncio.TaskGroup() as watchers:
+            for channel in self._channels:
+                subscriber = await stack.enter_async_context(hub().subscribe(channel))
+                watchers.create_task(self._watch(subscriber))
+            self._ready.set()
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    # Also on a timer: presence lapses and "stuck" thresholds pass without any event.
+                    await asyncio.wait_for(self._dirty.wait(), self._refresh_interval)
+                self._dirty.clear()
+                await self._publish()
+                await asyncio.sleep(self._min_interval)
+
+    async def _publish(self) -> None:
+        try:
+            value = await self._compute()
+        except Exception:
+            logger.exception("feed computation failed")
+            return
+        if value != self.latest:
+            self.latest = value
+            for reader in self.readers:
+                reader.put(value)
+
+    async def _watch(self, subscriber: Subscriber) -> None:
+        async for _ in subscriber:
+            self._dirty.set()
+
+
+_feeds: dict[Hashable, _Feed[Any]] = {}
+
+
+@asynccontextmanager
+async def throttled_feed(
+    key: Hashable,
+    channels: list[str],
+    compute: Callable[[], Awaitable[T]],
+    *,
+    min_interval: float = 0.5,
+    refresh_interval: float = 5.0,
+) -> AsyncIterator[Callable[[], Awaitable[T]]]:
+    """Values of `compute`, recomputed when any of `channels` has an event, at most once per
+    `min_interval` for all of this process's subscribers of `key`, and only passed on when they change.
+
+    Yields the function that awaits the next value; the first call answers with the current one.
+    """
+    existing: _Feed[T] | None = _feeds.get(key)
+    feed = existing if existing is not None else _Feed(channels, compute, min_interval, refresh_interval)
+    _feeds[key] = feed
+    reader: _Latest[T] = _Latest()
+    feed.readers.add(reader)
+    try:
+        await feed.started()
+        if feed.latest is not None:
+            reader.put(feed.latest)
+        yield reader.get
+    finally:
+        feed.readers.discard(reader)
+        if not feed.readers and _feeds.get(key) is feed:
+            del _feeds[key]
+            await feed.stop()

@@ -1,0 +1,121 @@
+"""Help requests: a participant asks, the session's instructor acknowledges and resolves."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from core import text
+from core.auth import Actor, require_user
+from core.errors import Conflict, NotFound
+from core.ratelimit import HELP_REQUESTS
+from models.base import utcnow
+from models.classroom import HelpRequest, HelpStatus, Participant, ProgressStatus, Step
+from resolvers.classroom import live
+from resolvers.classroom.access import (
+    Action,
+    acting_participant,
+    controlled_session,
+    get_session,
+    viewer,
+    visible_session,
+)
+from resolvers.classroom.loaders import live_steps
+from resolvers.classroom.progress import progress_row, session_step
+
+MAX_RESPONSE_LENGTH = 1000
+
+
+async def request_help(
+    db: AsyncSession, actor: Actor, session_id: uuid.UUID, step_id: uuid.UUID | None, message: str | None
+) -> HelpRequest:
+    session, participant = await acting_participant(db, actor, session_id, Action.REQUEST_HELP)
+    cleaned = text.clean(message, "message", max_length=text.MESSAGE, multi_line=True)
+    steps = await live_steps(db, session.task_id)
+    step = session_step(steps, step_id) if step_id is not None else None
+    # Counted once the request is valid, so a mistyped one costs nothing.
+    await HELP_REQUESTS.enter(str(participant.id))
+    diagnosis: live.HelpDiagnosis | None = None
+    if step is not None:
+        progress = await progress_row(db, session, participant, step)
+        progress.status = ProgressStatus.HELP_NEEDED
+        progress.updated_at = utcnow()
+        current = next((s.position for s in steps if s.id == session.current_step_id), step.position)
+        diagnosis = live.HelpDiagnosis(
+            attempts=progress.attempts,
+            seconds_on_step=int((utcnow() - (progress.started_at or utcnow())).total_seconds()),
+            steps_behind=max(0, current - step.position),
+        )
+        await db.flush()
+        live.emit(
+            db, session.id, live.ProgressUpdated(progress=live.ProgressView.of(progress, participant, step))
+        )
+    request = HelpRequest(
+        session_id=session.id,
+        participant_id=participant.id,
+        step_id=step.id if step else None,
+        message=cleaned,
+        diagnosis=diagnosis.stored() if diagnosis else None,
+    )
+    db.add(request)
+    await db.flush()
+    view = live.HelpRequestView.of(request, participant, step)
+    live.emit_help(db, session.id, live.HelpRequestCreated(request=view))
+    return request
+
+
+async def _controlled_help_request(db: AsyncSession, actor: Actor, request_id: uuid.UUID) -> HelpRequest:
+    request = await db.get(HelpRequest, request_id, with_for_update=True)
+    if request is None:
+        raise NotFound("Help request")
+    session = await get_session(db, request.session_id)
+    if await viewer(db, actor, session) is None:
+        raise NotFound("Help request")
+    await controlled_session(db, actor, session.id)
+    return request
+
+
+async def _publish_update(db: AsyncSession, request: HelpRequest) -> HelpRequest:
+    await db.flush()
+    participant = await db.get(Participant, request.participant_id)
+    step = await db.get(Step, request.step_id) if request.step_id else None
+    assert participant is not None
+    view = live.HelpRequestView.of(request, participant, step)
+    live.emit_help(db, request.session_id, live.HelpRequestUpdated(request=view))
+    return request
+
+
+async def acknowledge_help_request(db: AsyncSession, actor: Actor, request_id: uuid.UUID) -> HelpRequest:
+    request = await _controlled_help_request(db, actor, request_id)
+    if request.status is not HelpStatus.PENDING:
+        raise Conflict(f"The help request is already {request.status.value}")
+    request.status = HelpStatus.ACKNOWLEDGED
+    request.acknowledged_at = utcnow()
+    return await _publish_update(db, request)
+
+
+async def resolve_help_request(
+    db: AsyncSession, actor: Actor, request_id: uuid.UUID, response: str | None
+) -> HelpRequest:
+    request = await _controlled_help_request(db, actor, request_id)
+    if request.status is HelpStatus.RESOLVED:
+        raise Conflict("The help request is already RESOLVED")
+    request.response = text.clean(response, "response", max_length=MAX_RESPONSE_LENGTH, multi_line=True)
+    request.status = HelpStatus.RESOLVED
+    request.resolved_at = utcnow()
+    request.resolved_by = require_user(actor).user_id
+    return await _publish_update(db, request)
+
+
+async def list_help_requests(
+    db: AsyncSession, actor: Actor, session_id: uuid.UUID, status: HelpStatus | None
+) -> list[HelpRequest]:
+    """The instructor sees every request of the session; a participant their own."""
+    _, seen_as = await visible_session(db, actor, session_id)
+    statement = select(HelpRequest).where(col(HelpRequest.session_id) == session_id)
+    if status is not None:
+        statement = statement.where(col(HelpRequest.status) == status)
+    if not seen_as.is_instructor:
+        statement = statement.where(col(HelpRequest.participant_id) == seen_as.participant_id)
+    return list((await db.execute(statement.order_by(col(HelpRequest.created_at)))).scalars())

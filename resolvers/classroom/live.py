@@ -1,0 +1,230 @@
+"""What a live subscription reads: authorised first, then a snapshot and the typed events after it.
+
+Each `follow_*` function authorises the actor before anything is subscribed (FORBIDDEN for anyone
+else, known session ids or not) and answers an async iterator. Session events: a participant's open
+stream holds a presence lease; the stream ends after the session has ENDED. Events are published only
+after the commit (`emit`), through broadcast/classroom.py.
+
+The event and view classes of broadcast/classroom.py are re-exported here: the schema converts them to
+GraphQL types and reaches broadcast/ only through this module.
+"""
+
+import uuid
+from collections.abc import AsyncGenerator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broadcast.classroom import (
+    HelpChange,
+    HelpDiagnosis,
+    HelpRequestCreated,
+    HelpRequestUpdated,
+    HelpRequestView,
+    InstructorMessage,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantView,
+    ProgressUpdated,
+    ProgressView,
+    SessionChange,
+    SessionStatusChanged,
+    StepChanged,
+    StepView,
+    help_stream,
+    session_stream,
+)
+from broadcast.events import BroadcastEvent
+from broadcast.presence import Presence, presence, presence_channel, presence_lease
+from broadcast.streams import throttled_feed
+from core.auth import Actor
+from core.db import after_commit, read_session
+from core.errors import Forbidden
+from models.base import utcnow
+from models.classroom import HelpRequest, HelpStatus, LiveSession, Participant, SessionStatus, Step
+from resolvers.classroom.access import Viewer, get_session, viewer
+from resolvers.classroom.analytics import SessionAnalytics, compute_analytics
+from resolvers.classroom.loaders import live_steps
+
+__all__ = [
+    "HelpChange",
+    "HelpDiagnosis",
+    "HelpRequestCreated",
+    "HelpRequestUpdated",
+    "HelpRequestView",
+    "HelpSnapshot",
+    "InstructorMessage",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantView",
+    "Presence",
+    "ProgressUpdated",
+    "ProgressView",
+    "SessionChange",
+    "SessionStatusChanged",
+    "Snapshot",
+    "StepChanged",
+    "StepView",
+    "emit",
+    "emit_help",
+    "follow_analytics",
+    "follow_help_requests",
+    "follow_session",
+    "presence",
+]
+
+
+def emit(db: AsyncSession, session_id: uuid.UUID, event: BroadcastEvent) -> None:
+    """Publishes `event` on the session's stream once the transaction has committed."""
+    stream = session_stream(session_id)
+    after_commit(db, lambda: stream.publish(event))
+
+
+def emit_help(db: AsyncSession, session_id: uuid.UUID, event: HelpChange) -> None:
+    stream = help_stream(session_id)
+    after_commit(db, lambda: stream.publish(event))
+
+
+def step_changed(step: Step, total_steps: int, message: str | None) -> StepChanged:
+    return StepChanged(step=StepView.of(step), total_steps=total_steps, message=message)
+
+
+async def _follower(
+    db: AsyncSession, actor: Actor, session_id: uuid.UUID, *, instructor_only: bool
+) -> Viewer:
+    session = await db.get(LiveSession, session_id)
+    seen_as = await viewer(db, actor, session) if session is not None else None
+    if session is None or seen_as is None or (instructor_only and not seen_as.is_instructor):
+        raise Forbidden("You may not follow this session")
+    return seen_as
+
+
+# Session events.
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    seq: int
+    at: datetime
+    session: LiveSession
+    current_step: Step | None
+    total_steps: int
+    participants: list[Participant]
+
+
+async def session_snapshot(db: AsyncSession, session_id: uuid.UUID, seen_as: Viewer, seq: int) -> Snapshot:
+    session = await get_session(db, session_id)
+    steps = await live_steps(db, session.task_id)
+    statement = select(Participant).where(col(Participant.session_id) == session.id)
+    if not seen_as.is_instructor:
+        statement = statement.where(col(Participant.id) == seen_as.participant_id)
+    participants = list((await db.execute(statement.order_by(col(Participant.joined_at)))).scalars())
+    current = await db.get(Step, session.current_step_id) if session.current_step_id else None
+    return Snapshot(seq, utcnow(), session, current, len(steps), participants)
+
+
+@dataclass(frozen=True)
+class Following:
+    """An authorised follower's view and stream. Close `events` (aclosing) to release the lease."""
+
+    viewer: Viewer
+    events: AsyncGenerator[Snapshot | SessionChange, None]
+
+
+async def follow_session(actor: Actor, session_id: uuid.UUID) -> Following:
+    """A snapshot, then every change; the stream ends after the session has ENDED."""
+    async with read_session() as db:
+        seen_as = await _follower(db, actor, session_id, instructor_only=False)
+    return Following(seen_as, _session_events(session_id, seen_as))
+
+
+async def _session_events(
+    session_id: uuid.UUID, seen_as: Viewer
+) -> AsyncGenerator[Snapshot | SessionChange, None]:
+    async with AsyncExitStack() as stack:
+        if seen_as.participant_id is not None:
+            await stack.enter_async_context(presence_lease(session_id, seen_as.participant_id))
+        seq, events = await stack.enter_async_context(session_stream(session_id).subscribe())
+        async with read_session() as db:
+            snapshot = await session_snapshot(db, session_id, seen_as, seq)
+        yield snapshot
+        if snapshot.session.status is SessionStatus.ENDED:
+            return
+        async for event in events:
+            if not isinstance(event, SessionChange):
+                raise TypeError(f"{event.type_name} does not belong on a session stream")
+            yield event
+            if isinstance(event, SessionStatusChanged) and event.status is SessionStatus.ENDED:
+                return
+
+
+# Help requests.
+
+
+@dataclass(frozen=True)
+class HelpSnapshot:
+    seq: int
+    at: datetime
+    requests: list[HelpRequest]
+
+
+async def open_help_requests(db: AsyncSession, session_id: uuid.UUID) -> list[HelpRequest]:
+    statement = (
+        select(HelpRequest)
+        .where(col(HelpRequest.session_id) == session_id, col(HelpRequest.status) != HelpStatus.RESOLVED)
+        .order_by(col(HelpRequest.created_at))
+    )
+    return list((await db.execute(statement)).scalars())
+
+
+async def follow_help_requests(
+    actor: Actor, session_id: uuid.UUID
+) -> AsyncGenerator[HelpSnapshot | HelpChange, None]:
+    """For the session's instructor: the open requests, then each one created, acknowledged or resolved."""
+    async with read_session() as db:
+        await _follower(db, actor, session_id, instructor_only=True)
+    return _help_events(session_id)
+
+
+async def _help_events(session_id: uuid.UUID) -> AsyncGenerator[HelpSnapshot | HelpChange, None]:
+    async with help_stream(session_id).subscribe() as (seq, events):
+        async with read_session() as db:
+            requests = await open_help_requests(db, session_id)
+        yield HelpSnapshot(seq, utcnow(), requests)
+        async for event in events:
+            if not isinstance(event, HelpChange):
+                raise TypeError(f"{event.type_name} does not belong on a help stream")
+            yield event
+
+
+# The instructor's dashboard.
+
+
+async def follow_analytics(actor: Actor, session_id: uuid.UUID) -> AsyncGenerator[SessionAnalytics, None]:
+    """The session's figures, pushed when they change, at most twice a second."""
+    async with read_session() as db:
+        await _follower(db, actor, session_id, instructor_only=True)
+    return _analytics(session_id)
+
+
+async def _compute(session_id: uuid.UUID) -> SessionAnalytics:
+    async with read_session() as db:
+        return await compute_analytics(db, session_id)
+
+
+async def _analytics(session_id: uuid.UUID) -> AsyncGenerator[SessionAnalytics, None]:
+    channels = [
+        session_stream(session_id).channel,
+        help_stream(session_id).channel,
+        presence_channel(session_id),
+    ]
+    async with throttled_feed(
+        ("analytics", session_id), channels, partial(_compute, session_id)
+    ) as next_value:
+        while True:
+            yield await next_value()

@@ -1,0 +1,84 @@
+"""Batch reads behind the DataLoaders: one statement per batch, answers in the order of the keys."""
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from core.db import grouped_by_key, rows_by_ids
+from models.classroom import Enrollment, Lecture, LiveSession, Participant, Step, StepProgress, Task
+
+
+async def lectures_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Lecture | None]:
+    return await rows_by_ids(db, Lecture, ids)
+
+
+async def steps_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Step | None]:
+    """Removed steps too: progress and help requests keep pointing at them."""
+    return await rows_by_ids(db, Step, ids)
+
+
+async def participants_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Participant | None]:
+    return await rows_by_ids(db, Participant, ids)
+
+
+async def tasks_by_lecture(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> list[list[Task]]:
+    statement = (
+        select(Task).where(col(Task.lecture_id).in_(lecture_ids)).order_by(col(Task.created_at), col(Task.id))
+    )
+    return grouped_by_key(lecture_ids, (await db.execute(statement)).scalars(), lambda row: row.lecture_id)
+
+
+async def live_steps_by_task(db: AsyncSession, task_ids: list[uuid.UUID]) -> list[list[Step]]:
+    statement = (
+        select(Step)
+        .where(col(Step.task_id).in_(task_ids), col(Step.removed_at).is_(None))
+        .order_by(col(Step.position))
+    )
+    return grouped_by_key(task_ids, (await db.execute(statement)).scalars(), lambda row: row.task_id)
+
+
+async def live_steps(db: AsyncSession, task_id: uuid.UUID) -> list[Step]:
+    """The task's steps in order, removed ones left out."""
+    return (await live_steps_by_task(db, [task_id]))[0]
+
+
+async def enrolled_counts(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> list[int]:
+    statement = (
+        select(col(Enrollment.lecture_id), func.count())
+        .where(col(Enrollment.lecture_id).in_(lecture_ids))
+        .group_by(col(Enrollment.lecture_id))
+    )
+    counts: dict[uuid.UUID, int] = {lecture_id: count for lecture_id, count in await db.execute(statement)}
+    return [counts.get(i, 0) for i in lecture_ids]
+
+
+async def sessions_by_lecture(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> list[list[LiveSession]]:
+    statement = (
+        select(LiveSession)
+        .where(col(LiveSession.lecture_id).in_(lecture_ids))
+        .order_by(col(LiveSession.created_at).desc())
+    )
+    return grouped_by_key(lecture_ids, (await db.execute(statement)).scalars(), lambda row: row.lecture_id)
+
+
+async def participants_by_session(db: AsyncSession, session_ids: list[uuid.UUID]) -> list[list[Participant]]:
+    statement = (
+        select(Participant)
+        .where(col(Participant.session_id).in_(session_ids))
+        .order_by(col(Participant.joined_at), col(Participant.id))
+    )
+    return grouped_by_key(session_ids, (await db.execute(statement)).scalars(), lambda row: row.session_id)
+
+
+async def progress_by_participant(
+    db: AsyncSession, participant_ids: list[uuid.UUID]
+) -> list[list[StepProgress]]:
+    statement = (
+        select(StepProgress)
+        .where(col(StepProgress.participant_id).in_(participant_ids))
+        .order_by(col(StepProgress.started_at))
+    )
+    rows = (await db.execute(statement)).scalars()
+    return grouped_by_key(participant_ids, rows, lambda row: row.participant_id)

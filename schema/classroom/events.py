@@ -1,0 +1,210 @@
+"""The live streams' GraphQL types: the SessionEvent and HelpRequestEvent unions and their subscriptions.
+
+A subscription field authorises through resolvers/classroom/live.py, then converts each typed event it
+yields; every member has `seq` and `at`.
+"""
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from datetime import datetime
+from typing import Annotated, assert_never
+
+import strawberry
+
+from resolvers import classroom
+from resolvers.classroom import live
+from schema.classroom import fields
+from schema.classroom.types import (
+    HelpRequest,
+    LiveSession,
+    Participant,
+    SessionStatus,
+    Step,
+    StepProgress,
+    help_requests_of,
+    parse_session_id,
+)
+from schema.context import Info
+
+
+@strawberry.type
+class SessionSnapshot:
+    seq: int
+    at: datetime
+    session: LiveSession
+    status: SessionStatus
+    current_step: Step | None
+    total_steps: int
+    participants: list[Participant] = strawberry.field(
+        description="Everyone for the instructor; a participant sees only themselves."
+    )
+
+
+@strawberry.type
+class StepChanged:
+    seq: int
+    at: datetime
+    step: Step
+    total_steps: int
+    # Not `message`: union members must agree on a shared field's type; InstructorMessage's is non-null.
+    instructor_note: str | None = strawberry.field(description="The message given with `nextStep`, if any.")
+
+
+@strawberry.type
+class SessionStatusChanged:
+    seq: int
+    at: datetime
+    status: SessionStatus
+    previous_status: SessionStatus
+
+
+@strawberry.type
+class ParticipantJoined:
+    seq: int
+    at: datetime
+    participant: Participant | None = strawberry.field(
+        description="Null for other participants: they see that someone joined, not who."
+    )
+    participant_count: int
+
+
+@strawberry.type
+class ParticipantLeft:
+    seq: int
+    at: datetime
+    participant: Participant | None = strawberry.field(
+        description="Null for other participants: they see that someone left, not who."
+    )
+    participant_count: int
+
+
+@strawberry.type
+class InstructorMessage:
+    seq: int
+    at: datetime
+    message: str
+
+
+@strawberry.type
+class ProgressUpdated:
+    seq: int
+    at: datetime
+    progress: StepProgress | None = strawberry.field(
+        description="Null for other participants' progress, which only the instructor sees."
+    )
+
+
+SessionEvent = Annotated[
+    SessionSnapshot
+    | StepChanged
+    | SessionStatusChanged
+    | ParticipantJoined
+    | ParticipantLeft
+    | InstructorMessage
+    | ProgressUpdated,
+    strawberry.union("SessionEvent"),
+]
+
+
+@strawberry.type
+class HelpRequestSnapshot:
+    seq: int
+    at: datetime
+    requests: list[HelpRequest]
+
+
+@strawberry.type
+class HelpRequestCreated:
+    seq: int
+    at: datetime
+    request: HelpRequest
+
+
+@strawberry.type
+class HelpRequestUpdated:
+    seq: int
+    at: datetime
+    request: HelpRequest
+
+
+HelpRequestEvent = Annotated[
+    HelpRequestSnapshot | HelpRequestCreated | HelpRequestUpdated, strawberry.union("HelpRequestEvent")
+]
+
+
+def _session_event(event: live.Snapshot | live.SessionChange, viewer: classroom.Viewer) -> SessionEvent:
+    """An event as this viewer may see it; redacted rather than dropped, so `seq` never skips."""
+    if isinstance(event, live.Snapshot):
+        return SessionSnapshot(
+            seq=event.seq,
+            at=event.at,
+            session=LiveSession.from_row(event.session, viewer),
+            status=event.session.status,
+            current_step=Step.from_row(event.current_step) if event.current_step else None,
+            total_steps=event.total_steps,
+            participants=[Participant.from_row(row) for row in event.participants],
+        )
+    seq, at = _position(event)
+    if isinstance(event, live.StepChanged):
+        return StepChanged(
+            seq=seq,
+            at=at,
+            step=Step.of(event.step),
+            total_steps=event.total_steps,
+            instructor_note=event.message,
+        )
+    if isinstance(event, live.SessionStatusChanged):
+        return SessionStatusChanged(
+            seq=seq, at=at, status=event.status, previous_status=event.previous_status
+        )
+    if isinstance(event, live.InstructorMessage):
+        return InstructorMessage(seq=seq, at=at, message=event.message)
+    if isinstance(event, live.ProgressUpdated):
+        visible = viewer.may_see_participant(event.progress.participant.id)
+        return ProgressUpdated(seq=seq, at=at, progress=StepProgress.of(event.progress) if visible else None)
+    if isinstance(event, live.ParticipantJoined | live.ParticipantLeft):
+        membership = ParticipantJoined if isinstance(event, live.ParticipantJoined) else ParticipantLeft
+        visible = viewer.may_see_participant(event.participant.id)
+        return membership(
+            seq=seq,
+            at=at,
+            participant=Participant.of(event.participant) if visible else None,
+            participant_count=event.count,
+        )
+    assert_never(event)
+
+
+def _position(event: live.SessionChange | live.HelpChange) -> tuple[int, datetime]:
+    """A sequenced stream always sets both; an event without them did not come from one."""
+    if event.seq is None or event.at is None:
+        raise ValueError(f"{event.type_name} arrived without seq and at")
+    return event.seq, event.at
+
+
+@strawberry.type
+class EventsSubscription:
+    @fields.subscription("A snapshot, then every change; `seq` grows by exactly one per event.")
+    async def session_events(
+        self, info: Info, session_id: strawberry.ID
+    ) -> AsyncGenerator[SessionEvent, None]:
+        following = await live.follow_session(info.context.actor, parse_session_id(session_id))
+        async with aclosing(following.events) as events:
+            async for event in events:
+                yield _session_event(event, following.viewer)
+
+    @fields.subscription("The open requests, then each one created, acknowledged or resolved.")
+    async def help_requests(
+        self, info: Info, session_id: strawberry.ID
+    ) -> AsyncGenerator[HelpRequestEvent, None]:
+        changes = await live.follow_help_requests(info.context.actor, parse_session_id(session_id))
+        async with aclosing(changes) as events:
+            async for event in events:
+                if isinstance(event, live.HelpSnapshot):
+                    requests = await help_requests_of(info, event.requests)
+                    yield HelpRequestSnapshot(seq=event.seq, at=event.at, requests=requests)
+                    continue
+                seq, at = _position(event)
+                kind = (
+                    HelpRequestCreated if isinstance(event, live.HelpRequestCreated) else HelpRequestUpdated
+                )
+                yield kind(seq=seq, at=at, request=HelpRequest.of(event.request))

@@ -1,0 +1,391 @@
+"""The classroom's node types, which point at each other, and the enums they use.
+
+A type built from a row goes through the same view (resolvers/classroom/live.py) a subscriber receives,
+so there is one conversion per type. Everything a type points at is resolved through per-request
+DataLoaders, so lists cost a fixed number of statements however long they are.
+"""
+
+import asyncio
+import uuid
+from datetime import datetime
+
+import segno
+import strawberry
+
+import models.classroom as rows
+from core.errors import BadInput
+from resolvers import classroom
+from resolvers.classroom import live
+from schema.accounts import User, load_users
+from schema.classroom import fields
+from schema.classroom.loaders import (
+    load_enrolled_counts,
+    load_lectures,
+    load_live_steps_of_task,
+    load_participants,
+    load_participants_of_session,
+    load_presence,
+    load_progress_of_participant,
+    load_sessions_of_lecture,
+    load_steps,
+    load_tasks_of_lecture,
+)
+from schema.context import Info
+from schema.ids import parse_id
+from schema.ui_target import UiTarget
+
+TargetAction = strawberry.enum(rows.TargetAction, name="TargetAction")
+SessionStatus = strawberry.enum(rows.SessionStatus, name="SessionStatus")
+ParticipantStatus = strawberry.enum(rows.ParticipantStatus, name="ParticipantStatus")
+ProgressStatus = strawberry.enum(rows.ProgressStatus, name="ProgressStatus")
+HelpStatus = strawberry.enum(rows.HelpStatus, name="HelpStatus")
+
+
+@strawberry.type
+class Step:
+    id: strawberry.ID
+    order: int
+    title: str
+    description: str | None
+    target_action: TargetAction | None
+    guide_text: str
+    voice_guide_text: str | None
+    target_hint: UiTarget | None
+    version: int = strawberry.field(description="Grows with every edit; earlier versions are kept.")
+    removed: bool = strawberry.field(description="Removed from its task; kept for progress and history.")
+
+    @classmethod
+    def of(cls, step: live.StepView) -> "Step":
+        return cls(
+            id=strawberry.ID(str(step.id)),
+            order=step.order,
+            title=step.title,
+            description=step.description,
+            target_action=step.target_action,
+            guide_text=step.guide_text,
+            voice_guide_text=step.voice_guide_text,
+            target_hint=UiTarget.of(step.target_hint),
+            version=step.version,
+            removed=step.removed,
+        )
+
+    @classmethod
+    def from_row(cls, step: rows.Step) -> "Step":
+        return cls.of(live.StepView.of(step))
+
+
+async def load_step(info: Info, step_id: uuid.UUID | None) -> Step | None:
+    if step_id is None:
+        return None
+    row = await info.context.loader(load_steps).load(step_id)
+    return Step.from_row(row) if row else None
+
+
+async def _live_steps(info: Info, task_id: uuid.UUID) -> list[Step]:
+    return [Step.from_row(row) for row in await info.context.loader(load_live_steps_of_task).load(task_id)]
+
+
+@strawberry.type
+class Task:
+    id: strawberry.ID
+    title: str
+    description: str | None
+    lecture_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, task: rows.Task) -> "Task":
+        return cls(
+            id=strawberry.ID(str(task.id)),
+            title=task.title,
+            description=task.description,
+            lecture_id=task.lecture_id,
+        )
+
+    @strawberry.field
+    async def lecture(self, info: Info) -> "Lecture | None":
+        row = await info.context.loader(load_lectures).load(self.lecture_id)
+        return Lecture.from_row(row) if row else None
+
+    @fields.field("The steps in order; removed steps are left out.")
+    async def steps(self, info: Info) -> list[Step]:
+        return await _live_steps(info, uuid.UUID(self.id))
+
+
+@strawberry.type
+class Lecture:
+    id: strawberry.ID
+    title: str
+    description: str | None
+    is_active: bool
+    instructor_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, lecture: rows.Lecture) -> "Lecture":
+        return cls(
+            id=strawberry.ID(str(lecture.id)),
+            title=lecture.title,
+            description=lecture.description,
+            is_active=lecture.is_active,
+            instructor_id=lecture.instructor_id,
+        )
+
+    @strawberry.field
+    async def instructor(self, info: Info) -> User:
+        user = await info.context.loader(load_users).load(str(self.instructor_id))
+        assert user is not None
+        return user
+
+    @strawberry.field
+    async def tasks(self, info: Info) -> list[Task]:
+        return [
+            Task.from_row(row)
+            for row in await info.context.loader(load_tasks_of_lecture).load(uuid.UUID(self.id))
+        ]
+
+    @strawberry.field
+    async def enrolled_count(self, info: Info) -> int:
+        return await info.context.loader(load_enrolled_counts).load(uuid.UUID(self.id))
+
+    @fields.field("The instructor's sessions of this lecture; empty for everyone else.")
+    async def sessions(self, info: Info) -> list["LiveSession"]:
+        if not classroom.owns(info.context.actor, self.instructor_id):
+            return []
+        sessions = await info.context.loader(load_sessions_of_lecture).load(uuid.UUID(self.id))
+        return [LiveSession.from_row(row, classroom.INSTRUCTOR) for row in sessions]
+
+
+@strawberry.type
+class HelpDiagnosis:
+    attempts: int
+    seconds_on_step: int
+    steps_behind: int
+
+
+@strawberry.type
+class Participant:
+    id: strawberry.ID
+    display_name: str
+    status: ParticipantStatus
+    completed_steps: int
+    session_id: strawberry.Private[uuid.UUID]
+    user_id: strawberry.Private[uuid.UUID | None]
+    current_step_id: strawberry.Private[uuid.UUID | None]
+    stored_last_seen_at: strawberry.Private[datetime | None]
+
+    @classmethod
+    def of(cls, participant: live.ParticipantView) -> "Participant":
+        return cls(
+            id=strawberry.ID(str(participant.id)),
+            display_name=participant.display_name,
+            status=participant.status,
+            completed_steps=participant.completed_steps,
+            session_id=participant.session_id,
+            user_id=participant.user_id,
+            current_step_id=participant.current_step_id,
+            stored_last_seen_at=participant.last_seen_at,
+        )
+
+    @classmethod
+    def from_row(cls, participant: rows.Participant) -> "Participant":
+        return cls.of(live.ParticipantView.of(participant))
+
+    @strawberry.field
+    async def user(self, info: Info) -> User | None:
+        return await info.context.loader(load_users).load(str(self.user_id)) if self.user_id else None
+
+    @fields.field("Subscribed to the session now, or a heartbeat within the last 30 s.")
+    async def online(self, info: Info) -> bool:
+        presence = await info.context.loader(load_presence).load(self.session_id)
+        return presence.is_online(uuid.UUID(self.id))
+
+    @strawberry.field
+    async def last_seen_at(self, info: Info) -> datetime | None:
+        presence = await info.context.loader(load_presence).load(self.session_id)
+        seen = [t for t in (presence.last_seen.get(uuid.UUID(self.id)), self.stored_last_seen_at) if t]
+        return max(seen) if seen else None
+
+    @strawberry.field
+    async def current_step(self, info: Info) -> Step | None:
+        return await load_step(info, self.current_step_id)
+
+    @fields.field("One record per step this participant has started.")
+    async def progress(self, info: Info) -> list["StepProgress"]:
+        records = await info.context.loader(load_progress_of_participant).load(uuid.UUID(self.id))
+        steps = await info.context.loader(load_steps).load_many([record.step_id for record in records])
+        return [
+            StepProgress.from_row(record, self, Step.from_row(step))
+            for record, step in zip(records, steps, strict=True)
+            if step is not None
+        ]
+
+
+@strawberry.type
+class StepProgress:
+    id: strawberry.ID
+    participant: Participant
+    step: Step
+    status: ProgressStatus
+    attempts: int
+    started_at: datetime | None
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, progress: live.ProgressView) -> "StepProgress":
+        return cls(
+            id=strawberry.ID(str(progress.id)),
+            participant=Participant.of(progress.participant),
+            step=Step.of(progress.step),
+            status=progress.status,
+            attempts=progress.attempts,
+            started_at=progress.started_at,
+            completed_at=progress.completed_at,
+        )
+
+    @classmethod
+    def from_row(cls, progress: rows.StepProgress, participant: Participant, step: Step) -> "StepProgress":
+        return cls(
+            id=strawberry.ID(str(progress.id)),
+            participant=participant,
+            step=step,
+            status=progress.status,
+            attempts=progress.attempts,
+            started_at=progress.started_at,
+            completed_at=progress.completed_at,
+        )
+
+
+@strawberry.type
+class HelpRequest:
+    id: strawberry.ID
+    participant: Participant
+    step: Step | None
+    message: str | None
+    status: HelpStatus
+    created_at: datetime
+    resolved_at: datetime | None
+    response: str | None
+    diagnosis: HelpDiagnosis | None
+
+    @classmethod
+    def of(cls, request: live.HelpRequestView) -> "HelpRequest":
+        diagnosis = request.diagnosis
+        return cls(
+            id=strawberry.ID(str(request.id)),
+            participant=Participant.of(request.participant),
+            step=Step.of(request.step) if request.step else None,
+            message=request.message,
+            status=request.status,
+            created_at=request.created_at,
+            resolved_at=request.resolved_at,
+            response=request.response,
+            diagnosis=(
+                HelpDiagnosis(
+                    attempts=diagnosis.attempts,
+                    seconds_on_step=diagnosis.seconds_on_step,
+                    steps_behind=diagnosis.steps_behind,
+                )
+                if diagnosis
+                else None
+            ),
+        )
+
+
+async def help_requests_of(info: Info, requests: list[rows.HelpRequest]) -> list[HelpRequest]:
+    """Rows as GraphQL types, their participants and steps batched through the DataLoaders."""
+    participants = await info.context.loader(load_participants).load_many(
+        [r.participant_id for r in requests]
+    )
+    steps = await asyncio.gather(
+        *(info.context.loader(load_steps).load(r.step_id) if r.step_id else _none() for r in requests)
+    )
+    converted = []
+    for request, participant, step in zip(requests, participants, steps, strict=True):
+        assert participant is not None
+        converted.append(HelpRequest.of(live.HelpRequestView.of(request, participant, step)))
+    return converted
+
+
+async def _none() -> None:
+    return None
+
+
+@strawberry.type
+class LiveSession:
+    id: strawberry.ID
+    code: str
+    title: str
+    status: SessionStatus
+    started_at: datetime | None
+    ended_at: datetime | None
+    lecture_id: strawberry.Private[uuid.UUID]
+    task_id: strawberry.Private[uuid.UUID]
+    current_step_id: strawberry.Private[uuid.UUID | None]
+    viewer: strawberry.Private[classroom.Viewer]
+
+    @classmethod
+    def from_row(cls, session: rows.LiveSession, viewer: classroom.Viewer) -> "LiveSession":
+        return cls(
+            id=strawberry.ID(str(session.id)),
+            code=session.code,
+            title=session.title,
+            status=session.status,
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            lecture_id=session.lecture_id,
+            task_id=session.task_id,
+            current_step_id=session.current_step_id,
+            viewer=viewer,
+        )
+
+    @strawberry.field
+    def join_url(self) -> str:
+        return classroom.join_url(self.code)
+
+    @fields.field("The join URL as a QR code, an SVG document.")
+    def qr_code_svg(self) -> str:
+        return str(segno.make(classroom.join_url(self.code), error="m").svg_inline(scale=4))
+
+    @strawberry.field
+    async def lecture(self, info: Info) -> Lecture:
+        row = await info.context.loader(load_lectures).load(self.lecture_id)
+        assert row is not None
+        return Lecture.from_row(row)
+
+    @strawberry.field
+    async def current_step(self, info: Info) -> Step | None:
+        return await load_step(info, self.current_step_id)
+
+    @strawberry.field
+    async def steps(self, info: Info) -> list[Step]:
+        return await _live_steps(info, self.task_id)
+
+    @fields.field("Everyone for the instructor; a participant sees only themselves.")
+    async def participants(self, info: Info) -> list[Participant]:
+        found = await info.context.loader(load_participants_of_session).load(uuid.UUID(self.id))
+        return [Participant.from_row(row) for row in found if self.viewer.may_see_participant(row.id)]
+
+    @fields.field("The viewer's own participant in this session, if they joined it.")
+    async def me(self, info: Info) -> Participant | None:
+        if self.viewer.participant_id is None:
+            return None
+        row = await info.context.loader(load_participants).load(self.viewer.participant_id)
+        return Participant.from_row(row) if row else None
+
+
+@strawberry.type
+class JoinPayload:
+    session: LiveSession
+    participant: Participant
+    participant_token: str
+
+
+def parse_session_id(value: strawberry.ID) -> uuid.UUID:
+    return parse_id(value, "Live session")
+
+
+def member_id(value: strawberry.ID, field: str = "stepId") -> uuid.UUID:
+    """A malformed id of a step (or task) to act on is bad input, like the id of another task's step."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as error:
+        raise BadInput(f"{field} is not an id of ours", field=field) from error
