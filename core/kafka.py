@@ -311,7 +311,8 @@ async def scrape_kafka_metrics() -> None:
     CONSUMER_LAG.clear()
     for partition, behind in lag.items():
         CONSUMER_LAG.labels(partition=str(partition)).set(behind)
-    stats = await redis().hgetall(DRAIN_STATS_KEY)
+    # redis-py types its asyncio commands as returning "Awaitable[dict] | dict".
+    stats = await redis().hgetall(DRAIN_STATS_KEY)  # type: ignore[misc]
     if stats:
         DRAIN_ROWS_TOTAL.set(float(stats.get("rows_total", 0)))
         DRAIN_ROWS_PER_SECOND.set(float(stats.get("rows_per_second", 0)))

@@ -1,7 +1,7 @@
 """The Kafka drain: activity-log messages into Postgres, in batches, exactly once in effect.
 
 A batch is whatever `getmany` returns. It is written in one transaction with one statement per kind
-(see `resolvers.recordings.store_events`), and the Kafka offsets are committed only after that
+(see `resolvers.recordings.ingest.store_events`), and the Kafka offsets are committed only after that
 transaction committed. A crash between the two redelivers the batch, which then inserts nothing new:
 rows are keyed by the client's event id. A failed write is retried from the same offsets, never skipped.
 
@@ -24,7 +24,7 @@ from core.db import transaction
 from core.kafka import DRAIN_STATS_KEY, decode_message, ensure_topic
 from core.redis import redis
 from core.settings import get_settings
-from resolvers.recordings import EVENT_KINDS, store_events
+from resolvers.recordings.ingest import EVENT_KINDS, store_events
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,8 @@ class Drain:
     async def _report(self, count: int, elapsed: float) -> None:
         rate = count / elapsed if elapsed > 0 else 0.0
         try:
-            await redis().hset(
+            # redis-py types its asyncio commands as returning "Awaitable[int] | int".
+            await redis().hset(  # type: ignore[misc]
                 DRAIN_STATS_KEY,
                 mapping={
                     "rows_total": self.rows_total,
