@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import Column, DateTime, Index, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -120,3 +120,23 @@ class ActivityEvent(SQLModel, table=True):
     occurred_at: datetime = Field(sa_type=DateTime(timezone=True))
     received_at: datetime = Field(sa_type=DateTime(timezone=True))
     data: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
+
+
+class DeadLetter(SQLModel, table=True):
+    """An activity-topic message (or one row of it) that Postgres refused, kept with the reason so the
+    drain can move on. `position` is the row's index in the message, -1 for a message nobody can read;
+    with the message's coordinates it makes a redelivered batch add no second copy."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("topic", "partition", "offset", "position"),)
+
+    id: uuid.UUID = id_field()
+    topic: str = Field(max_length=255)
+    partition: int
+    offset: int = Field(sa_type=BigInteger)
+    position: int
+    key: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # ASCII-escaped JSON of the row (or the escaped raw message), so even a NUL byte is storable.
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = created_at_field()

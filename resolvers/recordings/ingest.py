@@ -2,19 +2,31 @@
 
 The api produces a validated batch to Kafka (acks=all) or, when Kafka is unreachable, writes it
 straight to Postgres with `store_events`, the same idempotent statement the worker's drain
-(`workers/ingest.py`) uses. Either way a mutation returns only once its events are durable.
+(`workers/ingest.py`) uses. Either way a mutation returns only once its events are durable. Rows the
+drain cannot store go to the dead-letter table (`store_dead_letters`).
 """
 
 import json
 from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import text
+from aiokafka.errors import KafkaError
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import transaction
-from core.kafka import FALLBACK_BATCHES, FALLBACK_EVENTS, activity_producer, encode_messages
+from core.db import read_session, transaction
+from core.kafka import (
+    DEAD_LETTER_ROWS,
+    FALLBACK_BATCHES,
+    FALLBACK_EVENTS,
+    activity_producer,
+    consumer_lag,
+    encode_messages,
+)
+from models.recordings import DeadLetter
 
 RECORDING_KIND = "recording"
 ACTIVITY_KIND = "activity"
@@ -136,3 +148,59 @@ async def ingest(kind: str, key: str, rows: list[dict[str, Any]]) -> IngestPath:
     FALLBACK_BATCHES.inc()
     FALLBACK_EVENTS.inc(len(rows))
     return IngestPath.DATABASE
+
+
+@dataclass(frozen=True)
+class DeadLetterDraft:
+    """Where a refused row came from, the row itself (ASCII-escaped JSON, or the escaped raw message),
+    and why it was refused."""
+
+    topic: str
+    partition: int
+    offset: int
+    position: int
+    key: str | None
+    payload: str
+    error: str
+
+
+_STORE_DEAD_LETTERS = text(
+    """
+    INSERT INTO dead_letters (id, topic, partition, "offset", position, key, payload, error, created_at)
+    SELECT gen_random_uuid(), d.topic, d.partition, d.offset, d.position, d.key, d.payload, d.error, now()
+    FROM unnest(CAST(:topic AS text[]), CAST(:partition AS int[]), CAST(:offset AS bigint[]),
+                CAST(:position AS int[]), CAST(:key AS text[]), CAST(:payload AS text[]),
+                CAST(:error AS text[])) AS d(topic, partition, "offset", position, key, payload, error)
+    ON CONFLICT (topic, partition, "offset", position) DO NOTHING
+    RETURNING 1
+    """
+)
+
+
+async def store_dead_letters(db: AsyncSession, letters: Sequence[DeadLetterDraft]) -> int:
+    """Keeps refused rows with their reason; a redelivered one is not kept twice. Returns how many
+    were new."""
+    if not letters:
+        return 0
+    fields = ("topic", "partition", "offset", "position", "key", "payload", "error")
+    arrays = {name: [getattr(letter, name) for letter in letters] for name in fields}
+    return len((await db.execute(_STORE_DEAD_LETTERS, arrays)).all())
+
+
+async def dead_letter_count(db: AsyncSession) -> int:
+    return int((await db.execute(select(func.count()).select_from(DeadLetter))).scalar_one())
+
+
+async def scrape_dead_letters() -> None:
+    """Scrape hook for /metrics: the dead-letter table's size, whichever worker wrote it."""
+    async with read_session() as db:
+        DEAD_LETTER_ROWS.set(await dead_letter_count(db))
+
+
+async def drain_figures() -> dict[str, object]:
+    """For /health/ready's Kafka entry: messages not drained yet, and rows kept as dead letters."""
+    async with read_session() as db:
+        figures: dict[str, object] = {"deadLetters": await dead_letter_count(db)}
+    with suppress(KafkaError, OSError, TimeoutError):
+        figures["consumerLag"] = sum((await consumer_lag()).values())
+    return figures
