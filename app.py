@@ -25,6 +25,7 @@ from core.kafka import close_activity_producer, kafka_degraded_reason, scrape_ka
 from core.logging import configure_logging, operation_var, request_id_var, user_id_var
 from core.redis import close_redis
 from core.settings import Settings, get_settings
+from resolvers.recordings.ingest import drain_figures, scrape_dead_letters
 from schema import build_schema
 from schema.graphiql import STATIC_DIR, STATIC_PATH
 from schema.view import GraphQLView
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     configure_logging()
     health.register_degraded_reason("kafka", kafka_degraded_reason)
+    health.register_figures("kafka", drain_figures)
     graphql = GraphQLView(build_schema(settings), settings)
 
     async def readiness(request: Request) -> JSONResponse:
@@ -135,9 +137,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await start_hub()
         unregister_kafka_metrics = metrics.register_scrape_hook(scrape_kafka_metrics)
+        unregister_dead_letters = metrics.register_scrape_hook(scrape_dead_letters)
         try:
             yield
         finally:
+            unregister_dead_letters()
             unregister_kafka_metrics()
             await close_activity_producer()
             await stop_hub()

@@ -7,12 +7,16 @@ state of the process's pools.
 A component that has a fallback (Kafka: the api writes activity rows straight to Postgres) registers a
 `degraded_reason` provider. While the provider gives a reason, the component reports `degraded` and does
 not make the api unready: it still does its job, only another way.
+
+The owner of a component's work may add figures to its entry (Kafka: the drain's consumer lag and dead
+letters) with `register_figures`; they inform, and never make the api unready.
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import asyncpg
@@ -26,8 +30,11 @@ CHECK_TIMEOUT_SECONDS = 2.0
 
 Check = Callable[[], Awaitable[object]]
 DegradedReason = Callable[[], str | None]
+Figures = Callable[[], Awaitable[dict[str, object]]]
 
+logger = logging.getLogger(__name__)
 _degraded_reasons: dict[str, list[DegradedReason]] = {}
+_figures: dict[str, list[Figures]] = {}
 
 
 class Status(StrEnum):
@@ -42,12 +49,13 @@ class ComponentHealth:
     status: Status
     latency_ms: float
     detail: str | None = None
+    figures: dict[str, object] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         entry: dict[str, object] = {"status": self.status.value, "latencyMs": self.latency_ms}
         if self.detail is not None:
             entry["detail"] = self.detail
-        return entry
+        return {**entry, **self.figures}
 
 
 def register_degraded_reason(component: str, provider: DegradedReason) -> Callable[[], None]:
@@ -60,6 +68,26 @@ def register_degraded_reason(component: str, provider: DegradedReason) -> Callab
     if provider not in providers:
         providers.append(provider)
     return lambda: providers.remove(provider)
+
+
+def register_figures(component: str, provider: Figures) -> Callable[[], None]:
+    """Adds the figures `provider` returns to the component's entry; a provider that fails or takes longer
+    than CHECK_TIMEOUT_SECONDS is left out. Returns the function that takes it back out."""
+    providers = _figures.setdefault(component, [])
+    if provider not in providers:
+        providers.append(provider)
+    return lambda: providers.remove(provider)
+
+
+async def _figures_of(component: str) -> dict[str, object]:
+    figures: dict[str, object] = {}
+    for provider in _figures.get(component, []):
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                figures |= await provider()
+        except Exception:
+            logger.warning("readiness figures of %s are not available", component, exc_info=True)
+    return figures
 
 
 def _degraded_reason(component: str) -> str | None:
@@ -106,6 +134,7 @@ def _describe(error: BaseException) -> str:
 
 
 async def _probe(name: str, check: Check) -> ComponentHealth:
+    figures = asyncio.ensure_future(_figures_of(name))
     started = time.perf_counter()
     failure: str | None = None
     try:
@@ -115,10 +144,10 @@ async def _probe(name: str, check: Check) -> ComponentHealth:
         failure = _describe(error)
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     if (reason := _degraded_reason(name)) is not None:
-        return ComponentHealth(name, Status.DEGRADED, latency_ms, reason)
+        return ComponentHealth(name, Status.DEGRADED, latency_ms, reason, await figures)
     if failure is not None:
-        return ComponentHealth(name, Status.DOWN, latency_ms, failure)
-    return ComponentHealth(name, Status.UP, latency_ms)
+        return ComponentHealth(name, Status.DOWN, latency_ms, failure, await figures)
+    return ComponentHealth(name, Status.UP, latency_ms, figures=await figures)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,10 @@ KAFKA_DEGRADED = Gauge("studymate_kafka_degraded", "1 while this api process can
 CONSUMER_LAG = Gauge(
     "studymate_kafka_consumer_lag", "Messages of the activity topic not yet drained", ["partition"]
 )
+DEAD_LETTERS = Counter(
+    "studymate_activity_dead_letters_total", "Activity rows the drain could not store, kept as dead letters"
+)
+DEAD_LETTER_ROWS = Gauge("studymate_activity_dead_letter_rows", "Rows in the activity dead-letter table")
 DRAIN_ROWS_TOTAL = Gauge("studymate_activity_drain_rows_total", "Rows the worker's drain has written")
 DRAIN_ROWS_PER_SECOND = Gauge(
     "studymate_activity_drain_rows_per_second", "Rows per second of the worker's last drained batch"
@@ -311,7 +315,8 @@ async def scrape_kafka_metrics() -> None:
     CONSUMER_LAG.clear()
     for partition, behind in lag.items():
         CONSUMER_LAG.labels(partition=str(partition)).set(behind)
-    stats = await redis().hgetall(DRAIN_STATS_KEY)
+    # redis-py types its asyncio commands as returning "Awaitable[dict] | dict".
+    stats = await redis().hgetall(DRAIN_STATS_KEY)  # type: ignore[misc]
     if stats:
         DRAIN_ROWS_TOTAL.set(float(stats.get("rows_total", 0)))
         DRAIN_ROWS_PER_SECOND.set(float(stats.get("rows_per_second", 0)))

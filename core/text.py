@@ -23,7 +23,19 @@ MAX_JSON_DEPTH = 16
 _MULTI_LINE_ALLOWED = frozenset("\n\t")
 
 
+def _is_utf8(value: str) -> bool:
+    """False for a string holding an unpaired surrogate (JSON allows "\\ud800"; UTF-8, and so Postgres,
+    does not)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _refuse_control(value: str, field: str, *, multi_line: bool) -> None:
+    if not _is_utf8(value):
+        raise BadInput(f"{field} must be valid Unicode text", field=field)
     for character in value:
         if unicodedata.category(character) == "Cc" and not (multi_line and character in _MULTI_LINE_ALLOWED):
             raise BadInput(f"{field} must not contain control characters", field=field)
@@ -75,12 +87,14 @@ def _check_json(value: Any, field: str, depth: int) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise BadInput(f"{field} must not contain NUL characters", field=field)
+        if not _is_utf8(value):
+            raise BadInput(f"{field} must be valid Unicode text", field=field)
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise BadInput(f"{field} must hold finite numbers only", field=field)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if not isinstance(key, str) or "\x00" in key:
+            if not isinstance(key, str) or "\x00" in key or not _is_utf8(key):
                 raise BadInput(f"{field} must have text keys without NUL characters", field=field)
             _check_json(item, field, depth + 1)
     elif isinstance(value, list):

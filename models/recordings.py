@@ -9,11 +9,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Text
+from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
+from pydantic import Field as PydanticField
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from core.text import TEXT, TITLE
 from models.base import created_at_field, enum_type, id_field, timestamp_field
+from models.classroom import TargetAction, UiTarget
 
 
 class RecordingStatus(StrEnum):
@@ -22,6 +26,30 @@ class RecordingStatus(StrEnum):
     PROCESSING = "PROCESSING"
     ANALYZED = "ANALYZED"
     FAILED = "FAILED"
+
+
+class AnalyzedStep(BaseModel):
+    """One step of a recording's analysis, stored in `Recording.analysis` as snake_case JSON; its order
+    is its position in the list. The AI's answer is validated by this same model."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    title: str = PydanticField(min_length=1, max_length=TITLE)
+    description: str | None = PydanticField(default=None, max_length=TEXT)
+    target_action: TargetAction
+    target: UiTarget = UiTarget()
+    source_event_ids: list[str] = PydanticField(min_length=1)
+    guide_text: str = PydanticField(min_length=1, max_length=TEXT)
+    voice_guide_text: str | None = PydanticField(default=None, max_length=TEXT)
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _no_target(cls, value: object) -> object:
+        return {} if value is None else value
+
+    @field_serializer("target")
+    def _stored_target(self, target: UiTarget) -> dict[str, str] | None:
+        return target.stored()
 
 
 class Recording(SQLModel, table=True):
@@ -49,6 +77,11 @@ class Recording(SQLModel, table=True):
     task_id: uuid.UUID | None = Field(default=None, foreign_key="tasks.id", unique=True, ondelete="SET NULL")
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
+
+    def analyzed_steps(self) -> list[AnalyzedStep] | None:
+        if self.analysis is None:
+            return None
+        return [AnalyzedStep.model_validate(step) for step in self.analysis]
 
 
 class RecordingEvent(SQLModel, table=True):
@@ -87,3 +120,23 @@ class ActivityEvent(SQLModel, table=True):
     occurred_at: datetime = Field(sa_type=DateTime(timezone=True))
     received_at: datetime = Field(sa_type=DateTime(timezone=True))
     data: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
+
+
+class DeadLetter(SQLModel, table=True):
+    """An activity-topic message (or one row of it) that Postgres refused, kept with the reason so the
+    drain can move on. `position` is the row's index in the message, -1 for a message nobody can read;
+    with the message's coordinates it makes a redelivered batch add no second copy."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("topic", "partition", "offset", "position"),)
+
+    id: uuid.UUID = id_field()
+    topic: str = Field(max_length=255)
+    partition: int
+    offset: int = Field(sa_type=BigInteger)
+    position: int
+    key: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # ASCII-escaped JSON of the row (or the escaped raw message), so even a NUL byte is storable.
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = created_at_field()

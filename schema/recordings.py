@@ -1,17 +1,19 @@
+"""Recordings: demonstrations recorded on a phone, their events, their analysis and its status stream."""
+
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
+import models.classroom
 import models.recordings as rows
-from broadcast import recordings as recording_events
-from broadcast.hub import hub
 from core.db import read_session, transaction
 from core.errors import BadInput, NotFound
-from resolvers import recordings
+from resolvers.recordings import activity, ingest, lifecycle, live
+from resolvers.recordings.events import MAX_BATCH_EVENTS, ActivityEventDraft, RecordingEventDraft
 from schema.context import Info
 from schema.ids import parse_id
 from schema.relay import Connection
@@ -22,19 +24,24 @@ if TYPE_CHECKING:
 
 RecordingStatus = strawberry.enum(rows.RecordingStatus, name="RecordingStatus")
 IngestPath = strawberry.enum(
-    recordings.IngestPath,
+    ingest.IngestPath,
     name="IngestPath",
     description="Where a batch was made durable: acknowledged by Kafka, or written to Postgres "
     "because Kafka was unreachable.",
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _stored_target(value: dict[str, Any] | None) -> UiTarget | None:
-    """Analysed steps still store their target with camelCase keys (until the data migration)."""
-    if not value:
-        return None
-    snake = {"".join(f"_{c.lower()}" if c.isupper() else c for c in key): item for key, item in value.items()}
-    return UiTarget.from_stored(snake)
+
+def _typed(decorator: Any) -> Callable[[F], F]:
+    """`strawberry.field(…)` and `strawberry.mutation(…)` with arguments are typed as returning Any;
+    this keeps the resolver's own type for mypy. Nothing changes at run time."""
+    return cast("Callable[[F], F]", decorator)
+
+
+async def load_converted_tasks(task_ids: list[uuid.UUID]) -> list[models.classroom.Task | None]:
+    async with read_session() as db:
+        return await lifecycle.converted_tasks(db, task_ids)
 
 
 @strawberry.type
@@ -52,17 +59,17 @@ class AnalyzedStep:
     voice_guide_text: str | None
 
     @classmethod
-    def from_json(cls, recording_id: uuid.UUID, version: int, step: dict[str, Any]) -> "AnalyzedStep":
+    def of(cls, recording_id: uuid.UUID, version: int, order: int, step: rows.AnalyzedStep) -> "AnalyzedStep":
         return cls(
-            id=strawberry.ID(f"{recording_id}:{version}:{step['order']}"),
-            order=step["order"],
-            title=step["title"],
-            description=step.get("description"),
-            target_action=step["targetAction"],
-            target=_stored_target(step.get("target")),
-            source_event_ids=[strawberry.ID(i) for i in step["sourceEventIds"]],
-            guide_text=step["guideText"],
-            voice_guide_text=step.get("voiceGuideText"),
+            id=strawberry.ID(f"{recording_id}:{version}:{order}"),
+            order=order,
+            title=step.title,
+            description=step.description,
+            target_action=step.target_action.value,
+            target=UiTarget.from_stored(step.target.stored()),
+            source_event_ids=[strawberry.ID(i) for i in step.source_event_ids],
+            guide_text=step.guide_text,
+            voice_guide_text=step.voice_guide_text,
         )
 
 
@@ -97,7 +104,7 @@ class RecordingEvent:
             view_id=row.view_id,
             bounds=row.bounds,
             is_sensitive=row.is_sensitive,
-            data=row.data,
+            data=None if row.data is None else JSON(row.data),
         )
 
 
@@ -116,20 +123,19 @@ class Recording:
     lecture_id: strawberry.ID | None
     task_id: strawberry.Private[uuid.UUID | None]
 
-    @strawberry.field(description="The task this recording was converted into.")
-    async def task(self) -> Annotated["Task", strawberry.lazy("schema.classroom")] | None:
+    @_typed(strawberry.field(description="The task this recording was converted into."))
+    async def task(self, info: Info) -> Annotated["Task", strawberry.lazy("schema.classroom")] | None:
         from schema.classroom import Task
 
         if self.task_id is None:
             return None
-        async with read_session() as db:
-            row = await recordings.converted_task(db, self.task_id)
+        row = await info.context.loader(load_converted_tasks).load(self.task_id)
         return Task.from_row(row) if row else None
 
-    @strawberry.field(description="The events in the phone's order (occurredAt).")
+    @_typed(strawberry.field(description="The events in the phone's order (occurredAt)."))
     async def events(self, first: int | None = None, after: str | None = None) -> Connection[RecordingEvent]:
         async with read_session() as db:
-            page = await recordings.list_events(db, uuid.UUID(self.id), first=first, after=after)
+            page = await lifecycle.list_events(db, uuid.UUID(self.id), first=first, after=after)
         return Connection.from_page(page, RecordingEvent.from_row)
 
     @classmethod
@@ -138,8 +144,11 @@ class Recording:
         if row.ended_at is not None:
             duration = int((row.ended_at - row.started_at).total_seconds())
         analysis = None
-        if row.analysis is not None:
-            analysis = [AnalyzedStep.from_json(row.id, row.analysis_version, step) for step in row.analysis]
+        if (steps := row.analyzed_steps()) is not None:
+            analysis = [
+                AnalyzedStep.of(row.id, row.analysis_version, order, step)
+                for order, step in enumerate(steps, 1)
+            ]
         return cls(
             id=strawberry.ID(str(row.id)),
             title=row.title,
@@ -179,8 +188,8 @@ class RecordingEventInput:
     is_sensitive: bool | None = None
     data: JSON | None = None
 
-    def to_draft(self) -> recordings.RecordingEventDraft:
-        return recordings.RecordingEventDraft(
+    def to_draft(self) -> RecordingEventDraft:
+        return RecordingEventDraft(
             event_id=str(self.event_id),
             event_type=self.event_type,
             occurred_at=self.occurred_at,
@@ -205,8 +214,8 @@ class ActivityEventInput:
     recording_id: strawberry.ID | None = None
     data: JSON | None = None
 
-    def to_draft(self) -> recordings.ActivityEventDraft:
-        return recordings.ActivityEventDraft(
+    def to_draft(self) -> ActivityEventDraft:
+        return ActivityEventDraft(
             event_id=str(self.event_id),
             event_type=self.event_type,
             occurred_at=self.occurred_at,
@@ -223,12 +232,12 @@ def _recording_id(value: strawberry.ID) -> uuid.UUID:
 
 @strawberry.type
 class RecordingsQuery:
-    @strawberry.field(description="The signed-in instructor's own recordings, newest first.")
+    @_typed(strawberry.field(description="The signed-in instructor's own recordings, newest first."))
     async def recordings(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Recording]:
         async with read_session() as db:
-            page = await recordings.list_recordings(db, info.context.actor, first=first, after=after)
+            page = await lifecycle.list_recordings(db, info.context.actor, first=first, after=after)
         return Connection.from_page(page, Recording.from_row)
 
     @strawberry.field
@@ -238,7 +247,7 @@ class RecordingsQuery:
         except NotFound:
             return None
         async with read_session() as db:
-            row = await recordings.find_own(db, info.context.actor, recording_id)
+            row = await lifecycle.find_own(db, info.context.actor, recording_id)
         return Recording.from_row(row) if row else None
 
 
@@ -254,12 +263,15 @@ class RecordingsMutation:
     ) -> Recording:
         lecture = None if lecture_id is None else parse_id(lecture_id, "Lecture")
         async with transaction() as db:
-            row = await recordings.start_recording(db, info.context.actor, title, description, lecture)
+            row = await lifecycle.start_recording(db, info.context.actor, title, description, lecture)
         return Recording.from_row(row)
 
-    @strawberry.mutation(
-        description=f"Up to {recordings.MAX_BATCH_EVENTS} events per batch; an invalid event refuses the "
-        "whole batch. Returns once the batch is durable (Kafka acknowledged it, or Postgres committed it)."
+    @_typed(
+        strawberry.mutation(
+            description=f"Up to {MAX_BATCH_EVENTS} events per batch; an invalid event refuses the "
+            "whole batch. Returns once the batch is durable (Kafka acknowledged it, or Postgres "
+            "committed it)."
+        )
     )
     async def append_recording_events(
         self, info: Info, recording_id: strawberry.ID, events: list[RecordingEventInput]
@@ -268,7 +280,7 @@ class RecordingsMutation:
             parsed = _recording_id(recording_id)
         except NotFound as error:
             raise BadInput("Unknown recording", field="recordingId") from error
-        result = await recordings.append_events(
+        result = await lifecycle.append_events(
             info.context.actor, parsed, [event.to_draft() for event in events]
         )
         return AppendEventsResult(
@@ -280,46 +292,48 @@ class RecordingsMutation:
     @strawberry.mutation
     async def stop_recording(self, info: Info, id: strawberry.ID) -> Recording:
         async with transaction() as db:
-            row = await recordings.stop_recording(db, info.context.actor, _recording_id(id))
+            row = await lifecycle.stop_recording(db, info.context.actor, _recording_id(id))
         return Recording.from_row(row)
 
-    @strawberry.mutation(description="Moves the recording to PROCESSING; the worker moves it on.")
+    @_typed(strawberry.mutation(description="Moves the recording to PROCESSING; the worker moves it on."))
     async def analyze_recording(self, info: Info, id: strawberry.ID) -> Recording:
         async with transaction() as db:
-            row = await recordings.analyze_recording(db, info.context.actor, _recording_id(id))
+            row = await lifecycle.analyze_recording(db, info.context.actor, _recording_id(id))
         return Recording.from_row(row)
 
-    @strawberry.mutation(description="The analysed steps as a new task of the lecture; once per recording.")
+    @_typed(
+        strawberry.mutation(
+            description="The analysed steps as a new task of the lecture; once per recording."
+        )
+    )
     async def convert_recording_to_task(
         self, info: Info, id: strawberry.ID, lecture_id: strawberry.ID
     ) -> Annotated["Task", strawberry.lazy("schema.classroom")]:
         from schema.classroom import Task
 
         async with transaction() as db:
-            row = await recordings.convert_to_task(
+            row = await lifecycle.convert_to_task(
                 db, info.context.actor, _recording_id(id), parse_id(lecture_id, "Lecture")
             )
         return Task.from_row(row)
 
-    @strawberry.mutation(
-        description=f"Students' behaviour logs, up to {recordings.MAX_BATCH_EVENTS} per batch; returns "
-        "how many were accepted."
+    @_typed(
+        strawberry.mutation(
+            description=f"Students' behaviour logs, up to {MAX_BATCH_EVENTS} per batch; returns "
+            "how many were accepted."
+        )
     )
     async def log_activity(self, info: Info, events: list[ActivityEventInput]) -> int:
-        return await recordings.log_activity(info.context.actor, [event.to_draft() for event in events])
+        return await activity.log_activity(info.context.actor, [event.to_draft() for event in events])
 
 
 @strawberry.type
 class RecordingsSubscription:
-    @strawberry.subscription(
-        description="The recording as it is now, then again after each status change (owner only)."
+    @_typed(
+        strawberry.subscription(
+            description="The recording as it is now, then again after each status change (owner only)."
+        )
     )
     async def recording_status(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Recording, None]:
-        recording_id = _recording_id(id)
-        async with hub().subscribe(recording_events.status_channel(recording_id)) as events:
-            # Read after subscribing, so a change between the read and the first event is not lost.
-            async with read_session() as db:
-                row = await recordings.get_own(db, info.context.actor, recording_id)
-            yield Recording.from_row(row)
-            async for event in events:
-                yield Recording.from_row(recording_events.recording_from_event(event))
+        async for event in live.recording_status(info.context.actor, _recording_id(id)):
+            yield Recording.from_row(event.recording)

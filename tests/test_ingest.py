@@ -257,10 +257,10 @@ async def test_a_stopped_drain_commits_exactly_the_batches_it_stored() -> None:
 
 async def _recording_row(owner: Account) -> uuid.UUID:
     from core.db import transaction
-    from resolvers import recordings
+    from resolvers.recordings import lifecycle
 
     async with transaction() as db:
-        recording = await recordings.start_recording(db, _actor(owner), "Direct", None, None)
+        recording = await lifecycle.start_recording(db, _actor(owner), "Direct", None, None)
     return recording.id
 
 
@@ -271,7 +271,7 @@ def _actor(account: Account) -> Any:
 
 
 def _event_rows(recording_id: uuid.UUID, count: int) -> list[dict[str, Any]]:
-    from resolvers.recordings import RecordingEventDraft, recording_event_rows
+    from resolvers.recordings.events import RecordingEventDraft, recording_event_rows
 
     start = datetime.now(UTC) - timedelta(minutes=5)
     rows: list[dict[str, Any]] = []

@@ -109,11 +109,11 @@ def ai_steps_from_prompt(prompt: str) -> str:
         {
             "title": f"AI step for {action['action']}",
             "description": "Described by the model",
-            "targetAction": action["action"],
-            "target": {"viewId": "made-up-by-the-model"},
-            "sourceEventIds": [action["id"]],
-            "guideText": "Gently, with one finger.",
-            "voiceGuideText": "Now this.",
+            "target_action": action["action"],
+            "target": {"view_id": "made-up-by-the-model"},
+            "source_event_ids": [action["id"]],
+            "guide_text": "Gently, with one finger.",
+            "voice_guide_text": "Now this.",
         }
         for action in actions
     ]
@@ -211,8 +211,8 @@ async def test_two_invalid_answers_fall_back_to_the_segmenter_and_say_why(gql, d
     recording_id, _ = await recorded(gql, owner)
     fake_ai.reply('{"steps": []}')
     fake_ai.reply(
-        json.dumps({"steps": [{"title": "x", "description": "y", "targetAction": "CLICK", "target": {},
-                               "sourceEventIds": ["not-an-event"]}]})
+        json.dumps({"steps": [{"title": "x", "description": "y", "target_action": "CLICK", "target": {},
+                               "source_event_ids": ["not-an-event"], "guide_text": "z"}]})
     )  # fmt: skip
     # When it is analysed
     result = await analysed(gql, owner, recording_id)
@@ -317,15 +317,26 @@ async def test_the_owner_sees_each_status_change_live(gql, api_url, drain) -> No
     assert analysed_["recordingStatus"] == {"id": recording_id, "status": "ANALYZED", "eventCount": 15}
 
 
+async def subscribe_commands() -> int:
+    """How many SUBSCRIBE commands the Redis server has run (each api process's hub sends one per channel)."""
+    stats = await redis().info("commandstats")
+    return int(stats.get("cmdstat_subscribe", {}).get("calls", 0))
+
+
 async def test_nobody_else_can_watch_a_recording(gql, api_url) -> None:
+    # Given someone else's recording
     owner, other = await instructor(), await instructor()
     recording_id = await start_recording(gql, owner)
     query = "subscription($id: ID!) { recordingStatus(id: $id) { id status } }"
+    before = await subscribe_commands()
+    # When an instructor subscribes to its status
     async with subscription(api_url, LEGACY_WS, token=other.token) as sub:
         await sub.start(query, {"id": recording_id})
         message = await sub.receive()
+    # Then it does not exist for them, and its channel was never subscribed to
     errors = message["payload"]["errors"] if message["type"] == "data" else message["payload"]
     assert [error_code(e) for e in errors] == ["NOT_FOUND"]
+    assert await subscribe_commands() == before
 
 
 async def test_an_analysis_whose_job_was_lost_is_queued_again_and_finishes(gql, drain) -> None:

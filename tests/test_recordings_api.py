@@ -10,13 +10,18 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core.auth import Role
-from core.db import read_session
+from core.db import read_session, transaction
 from core.kafka import end_offsets
 from core.settings import get_settings
-from models.recordings import ActivityEvent, Recording, RecordingEvent
-from resolvers.recordings import MAX_BATCH_EVENTS, MAX_TEXT_LENGTH
+from core.text import TEXT as MAX_TEXT_LENGTH
+from models.classroom import Lecture, TargetAction, UiTarget
+from models.recordings import ActivityEvent, AnalyzedStep, Recording, RecordingEvent, RecordingStatus
+from resolvers.recordings import lifecycle
+from resolvers.recordings.events import MAX_BATCH_EVENTS
+from tests.classroom_factories import actor, make_lecture, make_task
 from tests.client import error_code
-from tests.factories import make_account
+from tests.conftest import count_queries
+from tests.factories import Account, make_account
 from tests.test_ingest import APPEND, LOG_ACTIVITY, START, STOP, click, clicks, instructor, start_recording
 
 RECORDING = "query($id: ID!) { recording(id: $id) { id title status } }"
@@ -161,3 +166,84 @@ async def test_no_events_are_taken_once_the_analysis_started(gql) -> None:
     error = await refused(gql, APPEND, {"id": recording_id, "events": clicks(1)}, owner.token)
     # Then it is a conflict
     assert error_code(error) == "CONFLICT"
+
+
+START_IN_LECTURE = """
+mutation($title: String!, $lectureId: ID) { startRecording(title: $title, lectureId: $lectureId) { id } }"""
+
+
+async def test_a_recording_goes_only_into_a_lecture_of_ones_own(gql) -> None:
+    # Given a lecture of one instructor
+    owner, other = await instructor(), await instructor()
+    lecture = await make_lecture(owner)
+    # When another instructor records into it, or into a lecture that does not exist
+    foreign = await gql.error(
+        START_IN_LECTURE, {"title": "R", "lectureId": str(lecture.id)}, token=other.token
+    )
+    missing = await gql.error(
+        START_IN_LECTURE, {"title": "R", "lectureId": str(uuid.uuid4())}, token=other.token
+    )
+    # Then the classroom's answers are given, and nothing was stored
+    assert (error_code(foreign), error_code(missing)) == ("FORBIDDEN", "NOT_FOUND")
+    async with read_session() as db:
+        assert (await db.execute(select(func.count()).select_from(Recording))).scalar_one() == 0
+
+
+async def test_an_admin_may_record_into_any_lecture(gql) -> None:
+    owner, admin = await instructor(), await make_account(Role.ADMIN)
+    lecture = await make_lecture(owner)
+    started = await gql.data(
+        START_IN_LECTURE, {"title": "R", "lectureId": str(lecture.id)}, token=admin.token
+    )
+    async with read_session() as db:
+        recording = await db.get(Recording, uuid.UUID(started["startRecording"]["id"]))
+    assert recording is not None and recording.lecture_id == lecture.id
+
+
+async def test_a_title_with_control_characters_is_refused(gql) -> None:
+    owner = await instructor()
+    error = await gql.error(START, {"title": "Send\x00 a photo"}, token=owner.token)
+    assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "title")
+
+
+RECORDINGS_WITH_TASKS = """
+{ recordings(first: 50) { edges { node { id title analysis { order title target { viewId } }
+  task { id title steps { id order targetHint { viewId } } } } } } }"""
+
+
+async def converted_recording(owner: Account, lecture: Lecture, n: int) -> None:
+    """An analysed recording converted into a task of `lecture`, written through the resolvers."""
+    task = await make_task(owner, lecture, 4, f"Task {n}")
+    step = AnalyzedStep(
+        title="Tap “Send”",
+        target_action=TargetAction.CLICK,
+        target=UiTarget(view_id="app:id/send"),
+        source_event_ids=[str(uuid.uuid4())],
+        guide_text="Tap it.",
+    )
+    async with transaction() as db:
+        recording = await lifecycle.start_recording(db, actor(owner), f"Recording {n}", None, None)
+        recording.status = RecordingStatus.ANALYZED
+        recording.analysis = [step.model_dump(mode="json")] * 3
+        recording.task_id = task.id
+
+
+async def test_recording_list_statement_count_does_not_grow_with_the_list(gql) -> None:
+    # Given one converted recording
+    owner = await instructor()
+    lecture = await make_lecture(owner)
+    await converted_recording(owner, lecture, 0)
+    with count_queries() as few:
+        small = await gql.data(RECORDINGS_WITH_TASKS, token=owner.token)
+    # When there are many, each with its task of steps
+    for n in range(1, 10):
+        await converted_recording(owner, lecture, n)
+    with count_queries() as many:
+        large = await gql.data(RECORDINGS_WITH_TASKS, token=owner.token)
+    # Then the list is complete and costs the same number of statements
+    edges = large["recordings"]["edges"]
+    assert (len(small["recordings"]["edges"]), len(edges)) == (1, 10)
+    assert {e["node"]["task"]["title"] for e in edges} == {f"Task {n}" for n in range(10)}
+    assert all(len(e["node"]["task"]["steps"]) == 4 and len(e["node"]["analysis"]) == 3 for e in edges)
+    assert edges[0]["node"]["analysis"][0]["target"] == {"viewId": "app:id/send"}
+    assert len(many) == len(few)

@@ -6,8 +6,9 @@ a newer result. Events may still be on their way through Kafka when the analysis
 first waits for the drain to catch up with the topic as it was then.
 
 With an AI provider configured, the (redacted) actions go to the LLM in chunks; each answer is
-validated against `AiAnswer`, an invalid one is asked again once, and a second failure (or no provider
-at all) falls back to the deterministic segmenter, with the reason in `analysisError`.
+validated as a list of `AnalyzedStep` (the shape steps are stored in), an invalid one is asked again
+once, and a second failure (or no provider at all) falls back to the deterministic segmenter, with the
+reason in `analysisError`.
 """
 
 import json
@@ -15,24 +16,24 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from core import ai
 from core.db import read_session, transaction
 from core.errors import AiUnavailable
 from core.jobs import job_queue
 from core.kafka import wait_for_drain
-from models.recordings import Recording, RecordingStatus
-from resolvers.recordings import (
+from models.recordings import AnalyzedStep, Recording, RecordingStatus
+from resolvers.recordings.lifecycle import (
     ANALYZE_JOB,
     analyses_in_progress,
     analysis_job_id,
     events_for_analysis,
     finish_analysis,
 )
-from workers.segmenter import Action, actions_from, redact_for_prompt, segment, step_json
+from workers.segmenter import Action, actions_from, analyzed_step, redact_for_prompt, segment
 
 logger = logging.getLogger(__name__)
 
@@ -46,37 +47,16 @@ SCROLL, INPUT (typing) and NAVIGATE (a new screen), with the on-screen element o
 Group actions into the steps a learner must do, in order. Leave out accidental or repeated actions.
 Write short, warm, concrete sentences: one action per step, name what to look for on the screen.
 Never repeat text marked "sensitive" or "[redacted]".
-Answer only with JSON: {"steps": [{"title": str, "description": str, "targetAction": one of CLICK,
-LONG_CLICK, SCROLL, INPUT, NAVIGATE, "target": {"viewId", "text", "contentDescription", "bounds",
-"packageName", "className"}, "sourceEventIds": [ids of the actions of this step], "guideText": str,
-"voiceGuideText": str (one short sentence to be read aloud)}]}"""
-
-
-class AiTarget(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    viewId: str | None = None
-    text: str | None = None
-    contentDescription: str | None = None
-    bounds: str | None = None
-    packageName: str | None = None
-    className: str | None = None
-
-
-class AiStep(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(max_length=2000)
-    targetAction: Literal["CLICK", "LONG_CLICK", "SCROLL", "INPUT", "NAVIGATE"]
-    target: AiTarget
-    sourceEventIds: list[str] = Field(min_length=1)
-    guideText: str | None = Field(default=None, max_length=2000)
-    voiceGuideText: str | None = Field(default=None, max_length=500)
+Answer only with JSON: {"steps": [{"title": str, "description": str, "target_action": one of CLICK,
+LONG_CLICK, SCROLL, INPUT, NAVIGATE, "target": {"view_id", "text", "content_description", "bounds",
+"package_name", "class_name"}, "source_event_ids": [ids of the actions of this step], "guide_text": str,
+"voice_guide_text": str (one short sentence to be read aloud)}]}"""
 
 
 class AiAnswer(BaseModel):
-    steps: list[AiStep] = Field(min_length=1)
+    """The LLM's answer: analysed steps, validated by the model they are stored as."""
+
+    steps: list[AnalyzedStep] = Field(min_length=1)
 
 
 class InvalidAnswer(Exception):
@@ -85,12 +65,12 @@ class InvalidAnswer(Exception):
 
 @dataclass(frozen=True)
 class Analysis:
-    steps: list[dict[str, Any]]
+    steps: list[AnalyzedStep]
     model: str
     error: str | None
 
 
-def parse_answer(text: str, actions: Sequence[Action]) -> list[AiStep]:
+def parse_answer(text: str, actions: Sequence[Action]) -> list[AnalyzedStep]:
     """The answer's steps, or InvalidAnswer when it is not JSON of the schema or cites unknown events."""
     try:
         answer = AiAnswer.model_validate_json(_strip_fence(text))
@@ -100,7 +80,7 @@ def parse_answer(text: str, actions: Sequence[Action]) -> list[AiStep]:
         ) from error
     known = {action.event_id for action in actions}
     for step in answer.steps:
-        unknown = [event_id for event_id in step.sourceEventIds if event_id not in known]
+        unknown = [event_id for event_id in step.source_event_ids if event_id not in known]
         if unknown:
             raise InvalidAnswer(f"the answer cites events that are not in the recording: {unknown[:3]}")
     return answer.steps
@@ -114,25 +94,23 @@ def _strip_fence(text: str) -> str:
     return stripped
 
 
-def _step_from_ai(order: int, step: AiStep, actions: Sequence[Action]) -> dict[str, Any]:
+def _with_recorded_target(step: AnalyzedStep, actions: Sequence[Action]) -> AnalyzedStep:
     """The AI's words, with the UI target taken from the recorded events (never from the AI's guess)."""
     by_id = {action.event_id: action for action in actions}
-    sources = [by_id[event_id] for event_id in step.sourceEventIds]
-    matching = [a for a in sources if a.action.value == step.targetAction] or sources
-    fallback = step_json(order, matching[-1], step.sourceEventIds)
-    return {
-        **fallback,
-        "title": step.title,
-        "description": step.description,
-        "targetAction": step.targetAction,
-        "guideText": step.guideText or fallback["guideText"],
-        "voiceGuideText": step.voiceGuideText or fallback["voiceGuideText"],
-    }
+    sources = [by_id[event_id] for event_id in step.source_event_ids]
+    matching = [a for a in sources if a.action is step.target_action] or sources
+    recorded = analyzed_step(matching[-1], step.source_event_ids)
+    return step.model_copy(
+        update={
+            "target": recorded.target,
+            "voice_guide_text": step.voice_guide_text or recorded.voice_guide_text,
+        }
+    )
 
 
 async def _ask_chunk(
     recording: Recording, chunk: Sequence[Action], part: int, parts: int
-) -> tuple[list[AiStep], str]:
+) -> tuple[list[AnalyzedStep], str]:
     prompt = (
         f"Recording: {json.dumps(recording.title, ensure_ascii=False)}"
         + (
@@ -159,13 +137,13 @@ async def analyse(recording: Recording, actions: Sequence[Action]) -> Analysis:
             segment(actions), SEGMENTER_MODEL, "No AI provider is configured; steps made by the segmenter"
         )
     chunks = [actions[i : i + CHUNK_ACTIONS] for i in range(0, len(actions), CHUNK_ACTIONS)]
-    steps: list[dict[str, Any]] = []
+    steps: list[AnalyzedStep] = []
     models: list[str] = []
     try:
         for part, chunk in enumerate(chunks, 1):
             answer, model = await _ask_chunk(recording, chunk, part, len(chunks))
             models.append(model)
-            steps += [_step_from_ai(len(steps) + i, step, chunk) for i, step in enumerate(answer, 1)]
+            steps += [_with_recorded_target(step, chunk) for step in answer]
     except AiUnavailable as error:
         return Analysis(segment(actions), SEGMENTER_MODEL, f"{error.message}; steps made by the segmenter")
     except InvalidAnswer as error:

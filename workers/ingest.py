@@ -1,30 +1,38 @@
 """The Kafka drain: activity-log messages into Postgres, in batches, exactly once in effect.
 
 A batch is whatever `getmany` returns. It is written in one transaction with one statement per kind
-(see `resolvers.recordings.store_events`), and the Kafka offsets are committed only after that
+(see `resolvers.recordings.ingest.store_events`), and the Kafka offsets are committed only after that
 transaction committed. A crash between the two redelivers the batch, which then inserts nothing new:
-rows are keyed by the client's event id. A failed write is retried from the same offsets, never skipped.
+rows are keyed by the client's event id.
+
+Nothing can block the drain. A write that fails because Postgres or the connection failed is retried
+from the same offsets, never skipped. A write that Postgres refuses for the rows' own sake (a data or
+constraint error: a NUL byte, NaN in JSON, a missing column) can never succeed, so the batch is split
+in halves until the refused rows are isolated; those go to the dead-letter table with the error, the
+others are stored, and the offsets move on. A message nobody can read goes there whole.
 
 `stop()` lets the batch in hand finish (written and committed) before the consumer leaves its group.
 """
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from core.db import transaction
-from core.kafka import DRAIN_STATS_KEY, decode_message, ensure_topic
+from core.kafka import DEAD_LETTERS, DRAIN_STATS_KEY, decode_message, ensure_topic
 from core.redis import redis
 from core.settings import get_settings
-from resolvers.recordings import EVENT_KINDS, store_events
+from resolvers.recordings.ingest import EVENT_KINDS, DeadLetterDraft, store_dead_letters, store_events
 
 logger = logging.getLogger(__name__)
 
@@ -33,28 +41,99 @@ POLL_TIMEOUT_MS = 200
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 2000
 MAX_BACKOFF_SECONDS = 10.0
+# SQLSTATE classes of errors about the data itself: 22 data exception, 23 integrity constraint violation.
+ROW_LEVEL_SQLSTATE_CLASSES = frozenset({"22", "23"})
+UNREADABLE = -1
 
-Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+Message: TypeAlias = ConsumerRecord[bytes, bytes]
+Batch: TypeAlias = Mapping[TopicPartition, Sequence[Message]]
 
 
-def _rows_by_kind(batch: Batch) -> dict[str, list[dict[str, Any]]]:
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for tp, messages in batch.items():
+@dataclass(frozen=True)
+class Entry:
+    """One row of a batch, with the message it came in."""
+
+    kind: str
+    row: dict[str, Any]
+    message: Message
+    position: int
+
+
+def _escaped(value: bytes | None) -> str | None:
+    """Bytes as text Postgres stores whatever they hold: invalid UTF-8 and NUL written as escapes."""
+    if value is None:
+        return None
+    return value.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+
+
+def _letter(message: Message, position: int, payload: str, error: str) -> DeadLetterDraft:
+    return DeadLetterDraft(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        position=position,
+        key=_escaped(message.key),
+        payload=payload,
+        error=error.replace("\x00", "\\x00"),
+    )
+
+
+def _entries(batch: Batch) -> tuple[list[Entry], list[DeadLetterDraft]]:
+    """The batch's rows, and a dead letter for each message that is not `{"kind": …, "events": [{…}]}`
+    of a known kind."""
+    entries: list[Entry] = []
+    unreadable: list[DeadLetterDraft] = []
+    for messages in batch.values():
         for message in messages:
             try:
                 kind, events = decode_message(message.value or b"")
-            except (ValueError, KeyError, TypeError):
-                # Only our api produces here, after validation; a message nobody can read would block
-                # its partition forever, so it is logged with its position and passed over.
-                logger.error(
-                    "unreadable activity message at %s:%s offset %s", tp.topic, tp.partition, message.offset
-                )
+                if kind not in EVENT_KINDS:
+                    raise ValueError(f"unknown kind {kind!r}")
+                if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
+                    raise ValueError("events is not a list of objects")
+            except (ValueError, KeyError, TypeError) as error:
+                reason = f"unreadable message: {type(error).__name__}: {error}"
+                unreadable.append(_letter(message, UNREADABLE, _escaped(message.value) or "", reason))
                 continue
-            if kind not in EVENT_KINDS:
-                logger.error("activity message of unknown kind %r at offset %s", kind, message.offset)
-                continue
-            rows.setdefault(kind, []).extend(events)
-    return rows
+            entries += [Entry(kind, row, message, position) for position, row in enumerate(events)]
+    return entries, unreadable
+
+
+def _refused_rows(error: DBAPIError) -> bool:
+    """Whether Postgres (or the driver, encoding a parameter) refused the rows themselves, so the same
+    rows can never be stored; a lost connection or a server failure is not that."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in ROW_LEVEL_SQLSTATE_CLASSES
+
+
+def _describe(error: DBAPIError) -> str:
+    """The SQLSTATE and the first line of Postgres's (or the driver's) message, without the SQL."""
+    message = str(error.orig).strip().splitlines()
+    return f"SQLSTATE {getattr(error.orig, 'sqlstate', '?')}: {message[0] if message else ''}"
+
+
+async def _store(entries: Sequence[Entry]) -> list[DeadLetterDraft]:
+    """Stores `entries` and returns those Postgres refused, found by halving; raises on any other failure.
+
+    Each half commits on its own: a crash in the middle redelivers the batch, whose stored rows then
+    insert nothing (event ids), so no row is lost or doubled."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_kind.setdefault(entry.kind, []).append(entry.row)
+    try:
+        async with transaction() as db:
+            for kind, rows in by_kind.items():
+                await store_events(db, kind, rows)
+        return []
+    except DBAPIError as error:
+        if not _refused_rows(error):
+            raise
+        if len(entries) == 1:
+            [entry] = entries
+            payload = json.dumps(entry.row, ensure_ascii=True, allow_nan=True)
+            return [_letter(entry.message, entry.position, payload, _describe(error))]
+    middle = len(entries) // 2
+    return await _store(entries[:middle]) + await _store(entries[middle:])
 
 
 class Drain:
@@ -124,10 +203,9 @@ class Drain:
             await consumer.stop()
 
     async def _process(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
-        rows = _rows_by_kind(batch)
-        count = sum(len(kind_rows) for kind_rows in rows.values())
+        entries, unreadable = _entries(batch)
         started = time.monotonic()
-        if not await self._write(rows):
+        if not await self._write(entries, unreadable):
             return
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         try:
@@ -136,18 +214,30 @@ class Drain:
             # The partitions moved to another member during the write; it redelivers, we inserted once.
             logger.info("offsets not committed after a rebalance; the batch will be redelivered")
         elapsed = time.monotonic() - started
-        self.rows_total += count
+        self.rows_total += len(entries)
         self.busy_seconds += elapsed
-        await self._report(count, elapsed)
+        await self._report(len(entries), elapsed)
 
-    async def _write(self, rows: dict[str, list[dict[str, Any]]]) -> bool:
-        """Writes the batch, retrying until it is stored; False if stopped first (nothing committed)."""
+    async def _write(self, entries: list[Entry], unreadable: list[DeadLetterDraft]) -> bool:
+        """Stores the batch, its refused rows as dead letters, retrying until both are stored; False if
+        stopped first (nothing committed that a redelivery would not repeat harmlessly)."""
         backoff = 0.5
         while True:
             try:
-                async with transaction() as db:
-                    for kind, kind_rows in rows.items():
-                        await store_events(db, kind, kind_rows)
+                letters = unreadable + (await _store(entries) if entries else [])
+                if letters:
+                    async with transaction() as db:
+                        new = await store_dead_letters(db, letters)
+                    DEAD_LETTERS.inc(new)
+                    for letter in letters:
+                        logger.error(
+                            "dead letter from %s:%s offset %s row %s: %s",
+                            letter.topic,
+                            letter.partition,
+                            letter.offset,
+                            letter.position,
+                            letter.error,
+                        )
                 return True
             except (SQLAlchemyError, OSError):
                 logger.exception("writing an activity batch failed; retrying in %.1fs", backoff)
@@ -159,7 +249,8 @@ class Drain:
     async def _report(self, count: int, elapsed: float) -> None:
         rate = count / elapsed if elapsed > 0 else 0.0
         try:
-            await redis().hset(
+            # redis-py types its asyncio commands as returning "Awaitable[int] | int".
+            await redis().hset(  # type: ignore[misc]
                 DRAIN_STATS_KEY,
                 mapping={
                     "rows_total": self.rows_total,

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from models.classroom import TargetAction
-from models.recordings import RecordingEvent
-from resolvers.recordings import is_secret
+from core.text import TEXT, TITLE
+from models.classroom import TargetAction, UiTarget
+from models.recordings import AnalyzedStep, RecordingEvent
+from resolvers.recordings.events import is_secret
 
 REDACTED = "[redacted]"
 ANDROID_ACTIONS = {
@@ -68,15 +69,15 @@ class Action:
         """What identifies the on-screen element, for telling one field or button from another."""
         return (self.package_name, self.view_id or self.bounds, self.class_name)
 
-    def target(self) -> dict[str, Any]:
-        return {
-            "viewId": self.view_id,
-            "text": None if self.secret else self.text,
-            "contentDescription": self.content_description,
-            "bounds": self.bounds,
-            "packageName": self.package_name,
-            "className": self.class_name,
-        }
+    def target(self) -> UiTarget:
+        return UiTarget(
+            view_id=self.view_id,
+            text=None if self.secret else self.text,
+            content_description=self.content_description,
+            bounds=self.bounds,
+            package_name=self.package_name,
+            class_name=self.class_name,
+        )
 
     def label(self) -> str:
         """How a senior would name the element: its words, else its description, else its id."""
@@ -162,14 +163,14 @@ class _Group:
         self.last = action
 
 
-def segment(actions: Sequence[Action]) -> list[dict[str, Any]]:
+def segment(actions: Sequence[Action]) -> list[AnalyzedStep]:
     groups: list[_Group] = []
     for action in actions:
         if groups and groups[-1].absorbs(action):
             groups[-1].add(action)
         else:
             groups.append(_Group(main=action, last=action, sources=[action.event_id]))
-    return [step_json(order, group.main, group.sources, group.opens) for order, group in enumerate(groups, 1)]
+    return [analyzed_step(group.main, group.sources, group.opens) for group in groups]
 
 
 def screen_name(action: Action) -> str:
@@ -180,7 +181,7 @@ def screen_name(action: Action) -> str:
     return action.package_name or "next"
 
 
-def step_json(order: int, main: Action, sources: list[str], opens: Action | None = None) -> dict[str, Any]:
+def analyzed_step(main: Action, sources: list[str], opens: Action | None = None) -> AnalyzedStep:
     """One step with guide text for seniors: one action per sentence, what to look for, what happens."""
     label = main.label()
     result = f" The {screen_name(opens)} screen opens." if opens is not None else ""
@@ -211,16 +212,15 @@ def step_json(order: int, main: Action, sources: list[str], opens: Action | None
         title = f"Go to the {name} screen"
         guide = f"Make sure the {name} screen is showing before you go on."
         voice = f"Go to the {name} screen."
-    return {
-        "order": order,
-        "title": title[:200],
-        "description": f"{_VERBS[main.action]} {label}.{result}",
-        "targetAction": main.action.value,
-        "target": main.target(),
-        "sourceEventIds": sources,
-        "guideText": guide,
-        "voiceGuideText": voice,
-    }
+    return AnalyzedStep(
+        title=title[:TITLE],
+        description=f"{_VERBS[main.action]} {label}.{result}"[:TEXT],
+        target_action=main.action,
+        target=main.target(),
+        source_event_ids=sources,
+        guide_text=guide[:TEXT],
+        voice_guide_text=voice[:TEXT],
+    )
 
 
 def redact_for_prompt(actions: Sequence[Action]) -> list[dict[str, Any]]:
@@ -231,7 +231,7 @@ def redact_for_prompt(actions: Sequence[Action]) -> list[dict[str, Any]]:
             "id": a.event_id,
             "action": a.action.value,
             "seconds": round((a.at - start).total_seconds(), 2) if start else 0,
-            **{key: value for key, value in a.target().items() if value is not None},
+            **(a.target().stored() or {}),
             **({"sensitive": True} if a.secret else {}),
         }
         for a in actions
