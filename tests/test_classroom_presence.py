@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from core.embedded import EmbeddedRedis, free_port
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 import core.redis
 from broadcast import presence
+from devstack.redis import EmbeddedRedis
+from devstack.server import free_port
 
 
 class RedisThatFails:
