@@ -154,6 +154,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
     os.environ["LOG_LEVEL"] = "WARNING"
+    # One session holds every participant of the benchmark, beyond the default per-session cap.
+    os.environ["MAX_PARTICIPANTS_PER_SESSION"] = str(max(args.participants, 200))
     port = free_port()
     with (
         components() as tmp,

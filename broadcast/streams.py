@@ -10,13 +10,14 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from broadcast.events import BroadcastEvent, decode
-from broadcast.hub import Subscriber, hub
+from broadcast.hub import Event, Subscriber, hub
 from core.redis import redis
 from models.base import utcnow
 
@@ -61,9 +62,26 @@ class SequencedStream:
 
 async def _after(subscriber: Subscriber, seq: int) -> AsyncIterator[BroadcastEvent]:
     async for message in subscriber:
-        event = decode(message)
+        event = _decode_shared(message)
         if event.seq is not None and event.seq > seq:
             yield event
+
+
+# The hub hands one message object to every local subscriber of a channel; events are frozen, so the
+# first subscriber's decoding serves the rest (a fan-out to a thousand phones validates once).
+_DECODED_KEPT = 256
+_decoded: OrderedDict[int, tuple[Event, BroadcastEvent]] = OrderedDict()
+
+
+def _decode_shared(message: Event) -> BroadcastEvent:
+    cached = _decoded.get(id(message))
+    if cached is not None and cached[0] is message:
+        return cached[1]
+    event = decode(message)
+    _decoded[id(message)] = (message, event)  # the message is kept, so its id is not reused meanwhile
+    if len(_decoded) > _DECODED_KEPT:
+        _decoded.popitem(last=False)
+    return event
 
 
 # The throttled feed: one computation per key and process, shared by every local subscriber.

@@ -488,6 +488,15 @@ async def test_help_requests_are_limited_per_participant_and_the_excess_stores_n
     ] == "PENDING"
 
 
+async def test_a_help_message_with_a_nul_character_is_bad_input_and_stores_nothing(gql) -> None:
+    room = await make_classroom(start=True)
+    joined = await join(room)
+    error = await gql.error(REQUEST_HELP, {"id": room.id, "message": "help\u0000me"}, token=joined.token)
+    assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "message")
+    async with read_session() as db:
+        assert await db.scalar(select(func.count()).select_from(HelpRequest)) == 0
+
+
 async def test_an_instructor_message_is_at_most_500_characters(gql) -> None:
     room = await make_classroom(start=True)
     error = await gql.error(MESSAGE, {"id": room.id, "m": "x" * 501}, token=room.instructor.token)

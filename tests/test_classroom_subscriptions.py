@@ -14,9 +14,12 @@ from broadcast import classroom as live
 from broadcast import presence
 from broadcast.events import UnknownEvent
 from broadcast.hub import hub, publish
+from core.auth import ParticipantActor
 from core.db import transaction
+from core.errors import Forbidden
 from core.redis import redis
 from resolvers import classroom
+from resolvers.classroom import live as following_live
 from tests.classroom_factories import Classroom, actor, join, make_classroom, step_draft
 from tests.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, Subscription, subscription
 from tests.factories import make_account
@@ -397,3 +400,23 @@ async def test_an_event_of_an_unknown_type_is_refused_loudly_not_guessed_at(api_
         # Then reading it fails naming the type, instead of turning it into some other event
         with pytest.raises(UnknownEvent, match="Mystery"):
             await anext(events)
+
+
+async def test_followers_are_authorised_before_any_channel_is_subscribed(api_url) -> None:
+    # Given a running session, a stranger and one of its participants
+    room = await make_classroom(start=True)
+    stranger = actor(await make_account())
+    participant = ParticipantActor((await join(room)).participant.id, room.session.id)
+    channels = hub().channel_count
+    # When they try to follow what is not theirs
+    refused = [
+        following_live.follow_session(stranger, room.session.id),
+        following_live.follow_session(None, room.session.id),
+        following_live.follow_help_requests(participant, room.session.id),
+        following_live.follow_analytics(participant, room.session.id),
+    ]
+    for attempt in refused:
+        with pytest.raises(Forbidden):
+            await attempt
+    # Then they are refused before the process subscribed to anything
+    assert hub().channel_count == channels
