@@ -18,6 +18,7 @@ from core.db import read_session
 from core.kafka import ActivityProducer, consumer_lag, encode_messages, end_offsets
 from core.settings import get_settings
 from models.recordings import ActivityEvent, Recording, RecordingEvent
+from tests.classroom_factories import make_classroom
 from tests.factories import Account, make_account
 from workers.ingest import Drain
 
@@ -200,9 +201,11 @@ async def test_events_after_stop_are_accepted_as_the_phone_flushes(gql, drain) -
 
 
 async def test_activity_logs_are_drained_into_their_table(gql, drain) -> None:
-    # Given a student with two behaviour events
+    # Given a student taking part in a live session, with two behaviour events
     student = await make_account()
-    session_id = str(uuid.uuid4())
+    room = await make_classroom()
+    await join_as(room, student)
+    session_id = room.id
     now = datetime.now(UTC)
     events = [
         {
@@ -262,6 +265,15 @@ async def _recording_row(owner: Account) -> uuid.UUID:
     async with transaction() as db:
         recording = await lifecycle.start_recording(db, _actor(owner), "Direct", None, None)
     return recording.id
+
+
+async def join_as(room: Any, account: Account) -> None:
+    """`account` joins the room's live session as a signed-in participant."""
+    from core.db import transaction
+    from resolvers import classroom
+
+    async with transaction() as db:
+        await classroom.join_session(db, _actor(account), room.session.code, "Student", None, "10.0.0.1")
 
 
 def _actor(account: Account) -> Any:

@@ -18,11 +18,21 @@ from models.classroom import Lecture, TargetAction, UiTarget
 from models.recordings import ActivityEvent, AnalyzedStep, Recording, RecordingEvent, RecordingStatus
 from resolvers.recordings import lifecycle
 from resolvers.recordings.events import MAX_BATCH_EVENTS
-from tests.classroom_factories import actor, make_lecture, make_task
+from tests.classroom_factories import actor, join, make_classroom, make_lecture, make_task
 from tests.client import error_code
 from tests.conftest import count_queries
 from tests.factories import Account, make_account
-from tests.test_ingest import APPEND, LOG_ACTIVITY, START, STOP, click, clicks, instructor, start_recording
+from tests.test_ingest import (
+    APPEND,
+    LOG_ACTIVITY,
+    START,
+    STOP,
+    click,
+    clicks,
+    instructor,
+    join_as,
+    start_recording,
+)
 
 RECORDING = "query($id: ID!) { recording(id: $id) { id title status } }"
 RECORDINGS = "{ recordings { edges { node { id title } } } }"
@@ -130,20 +140,85 @@ async def test_a_batch_for_an_unknown_recording_is_refused(gql) -> None:
     assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "recordingId")
 
 
+def activity(**fields: Any) -> dict[str, Any]:
+    return {
+        "eventId": str(uuid.uuid4()),
+        "eventType": "tap",
+        "occurredAt": datetime.now(UTC).isoformat(),
+        **fields,
+    }
+
+
 async def test_an_activity_event_naming_an_unknown_recording_refuses_the_batch(gql) -> None:
     student = await make_account()
-    now = datetime.now(UTC).isoformat()
-    events = [
-        {"eventId": str(uuid.uuid4()), "eventType": "tap", "occurredAt": now},
-        {
-            "eventId": str(uuid.uuid4()),
-            "eventType": "tap",
-            "occurredAt": now,
-            "recordingId": str(uuid.uuid4()),
-        },
-    ]
+    events = [activity(), activity(recordingId=str(uuid.uuid4()))]
     error = await refused(gql, LOG_ACTIVITY, {"events": events}, student.token)
     assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "events[1].recordingId")
+
+
+async def test_someone_elses_recording_is_answered_like_a_missing_one(gql) -> None:
+    # Given another instructor's recording
+    owner, other = await instructor(), await instructor()
+    recording_id = await start_recording(gql, owner)
+    # When the other instructor logs activity naming it, and naming one that does not exist
+    theirs = await refused(gql, LOG_ACTIVITY, {"events": [activity(recordingId=recording_id)]}, other.token)
+    missing = await refused(
+        gql, LOG_ACTIVITY, {"events": [activity(recordingId=str(uuid.uuid4()))]}, other.token
+    )
+    # Then both are refused with the same answer, and nothing was stored
+    assert theirs == missing
+    assert (error_code(theirs), theirs["message"]) == ("BAD_USER_INPUT", "Event 0: unknown recording")
+
+
+async def test_a_session_one_has_no_part_in_is_answered_like_a_missing_one(gql) -> None:
+    # Given a live session the student has not joined
+    student = await make_account()
+    room = await make_classroom()
+    # When the student logs activity naming it, and naming one that does not exist
+    theirs = await refused(gql, LOG_ACTIVITY, {"events": [activity(sessionId=room.id)]}, student.token)
+    missing = await refused(
+        gql, LOG_ACTIVITY, {"events": [activity(sessionId=str(uuid.uuid4()))]}, student.token
+    )
+    # Then both are refused with the same answer, naming the field
+    assert theirs == missing
+    assert (error_code(theirs), theirs["extensions"]["field"], theirs["message"]) == (
+        "BAD_USER_INPUT",
+        "events[0].sessionId",
+        "Event 0: unknown session",
+    )
+
+
+async def test_a_participant_logs_only_for_their_own_session(gql) -> None:
+    # Given an anonymous participant of one session, and another session
+    room, other_room = await make_classroom(), await make_classroom()
+    joined = await join(room)
+    # When they log for the other session, and for a session that does not exist
+    other = await refused(gql, LOG_ACTIVITY, {"events": [activity(sessionId=other_room.id)]}, joined.token)
+    missing = await refused(
+        gql, LOG_ACTIVITY, {"events": [activity(sessionId=str(uuid.uuid4()))]}, joined.token
+    )
+    # Then both get the same answer; their own session (named or implied) is accepted
+    assert other == missing and other["message"] == "Event 0: unknown session"
+    accepted = await gql.data(
+        LOG_ACTIVITY, {"events": [activity(sessionId=room.id), activity()]}, token=joined.token
+    )
+    assert accepted == {"logActivity": 2}
+
+
+async def test_the_linked_may_log_for_sessions_and_recordings(gql) -> None:
+    # Given a session's instructor, a signed-in participant of it, and the owner of a recording
+    room = await make_classroom()
+    student = await make_account()
+    await join_as(room, student)
+    owner = await instructor()
+    recording_id = await start_recording(gql, owner)
+    # When each logs activity naming what they are linked to, then it is accepted
+    for token, event in (
+        (room.instructor.token, activity(sessionId=room.id)),
+        (student.token, activity(sessionId=room.id)),
+        (owner.token, activity(recordingId=recording_id)),
+    ):
+        assert await gql.data(LOG_ACTIVITY, {"events": [event]}, token=token) == {"logActivity": 1}
 
 
 async def test_anonymous_activity_logs_are_refused(gql) -> None:

@@ -1,24 +1,31 @@
-"""Students' behaviour logs: validated like recording events, made durable the same way."""
+"""Students' behaviour logs: validated like recording events, made durable the same way.
+
+An event may name only what its sender is linked to: a participant their own session; a user the
+sessions they instruct or take part in, and the recordings they own. Anything else is answered exactly
+like an id that does not exist, so the mutation reveals nothing about other people's ids.
+"""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core.auth import Actor, ParticipantActor, UserActor
 from core.db import read_session
 from core.errors import Unauthenticated
 from models.base import utcnow
+from models.classroom import LiveSession, Participant
 from models.recordings import Recording
 from resolvers.recordings.events import ActivityEventDraft, EventChecker, check_batch_size
 from resolvers.recordings.ingest import ACTIVITY_KIND, ingest
 
 
 async def log_activity(actor: Actor, drafts: Sequence[ActivityEventDraft]) -> int:
-    """A session participant logs only for their own session."""
+    """A session participant's events belong to their own session, whether they name it or not."""
     if actor is None:
         raise Unauthenticated()
     check_batch_size(drafts)
@@ -27,9 +34,7 @@ async def log_activity(actor: Actor, drafts: Sequence[ActivityEventDraft]) -> in
     for index, draft in enumerate(drafts):
         check = EventChecker(index, now)
         session_id = check.uuid("sessionId", draft.session_id)
-        if isinstance(actor, ParticipantActor):
-            if session_id is not None and session_id != str(actor.session_id):
-                raise check.fail("sessionId", "sessionId must be your own session")
+        if isinstance(actor, ParticipantActor) and session_id is None:
             session_id = str(actor.session_id)
         rows.append(
             {
@@ -45,20 +50,48 @@ async def log_activity(actor: Actor, drafts: Sequence[ActivityEventDraft]) -> in
                 "data": check.data(draft.data),
             }
         )
-    await _check_recordings_exist(rows, now)
+    await _check_links(actor, rows, now)
     actor_id = actor.user_id if isinstance(actor, UserActor) else actor.participant_id
     key = rows[0]["session_id"] or str(actor_id)
     await ingest(ACTIVITY_KIND, key, rows)
     return len(rows)
 
 
-async def _check_recordings_exist(rows: Sequence[dict[str, Any]], now: datetime) -> None:
-    wanted = {row["recording_id"] for row in rows if row["recording_id"] is not None}
-    if not wanted:
-        return
-    statement = select(col(Recording.id)).where(col(Recording.id).in_([uuid.UUID(w) for w in wanted]))
-    async with read_session() as db:
-        found = {str(found_id) for found_id in (await db.execute(statement)).scalars()}
+async def _check_links(
+    actor: UserActor | ParticipantActor, rows: Sequence[dict[str, Any]], now: datetime
+) -> None:
+    sessions = {uuid.UUID(row["session_id"]) for row in rows if row["session_id"] is not None}
+    recordings = {uuid.UUID(row["recording_id"]) for row in rows if row["recording_id"] is not None}
+    if isinstance(actor, ParticipantActor):
+        linked_sessions, linked_recordings = {actor.session_id}, set()
+    else:
+        async with read_session() as db:
+            linked_sessions = await _linked_sessions(db, actor.user_id, sessions)
+            linked_recordings = await _owned_recordings(db, actor.user_id, recordings)
     for index, row in enumerate(rows):
-        if row["recording_id"] is not None and row["recording_id"] not in found:
-            raise EventChecker(index, now).fail("recordingId", "unknown recording")
+        check = EventChecker(index, now)
+        if row["session_id"] is not None and uuid.UUID(row["session_id"]) not in linked_sessions:
+            raise check.fail("sessionId", "unknown session")
+        if row["recording_id"] is not None and uuid.UUID(row["recording_id"]) not in linked_recordings:
+            raise check.fail("recordingId", "unknown recording")
+
+
+async def _linked_sessions(db: AsyncSession, user_id: uuid.UUID, ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `ids` that the user instructs or takes part in."""
+    if not ids:
+        return set()
+    participating = select(col(Participant.session_id)).where(col(Participant.user_id) == user_id)
+    statement = select(col(LiveSession.id)).where(
+        col(LiveSession.id).in_(ids),
+        or_(col(LiveSession.instructor_id) == user_id, col(LiveSession.id).in_(participating)),
+    )
+    return set((await db.execute(statement)).scalars())
+
+
+async def _owned_recordings(db: AsyncSession, user_id: uuid.UUID, ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    if not ids:
+        return set()
+    statement = select(col(Recording.id)).where(
+        col(Recording.id).in_(ids), col(Recording.owner_id) == user_id
+    )
+    return set((await db.execute(statement)).scalars())
