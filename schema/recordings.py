@@ -1,9 +1,9 @@
 """Recordings: demonstrations recorded on a phone, their events, their analysis and its status stream."""
 
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,6 +14,7 @@ from core.db import read_session, transaction
 from core.errors import BadInput, NotFound
 from resolvers.recordings import activity, ingest, lifecycle, live
 from resolvers.recordings.events import MAX_BATCH_EVENTS, ActivityEventDraft, RecordingEventDraft
+from schema import fields
 from schema.context import Info
 from schema.ids import parse_id
 from schema.relay import Connection
@@ -29,14 +30,6 @@ IngestPath = strawberry.enum(
     description="Where a batch was made durable: acknowledged by Kafka, or written to Postgres "
     "because Kafka was unreachable.",
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _typed(decorator: Any) -> Callable[[F], F]:
-    """`strawberry.field(…)` and `strawberry.mutation(…)` with arguments are typed as returning Any;
-    this keeps the resolver's own type for mypy. Nothing changes at run time."""
-    return cast("Callable[[F], F]", decorator)
 
 
 async def load_converted_tasks(task_ids: list[uuid.UUID]) -> list[models.classroom.Task | None]:
@@ -66,7 +59,7 @@ class AnalyzedStep:
             title=step.title,
             description=step.description,
             target_action=step.target_action.value,
-            target=UiTarget.from_stored(step.target.stored()),
+            target=UiTarget.of(step.target),
             source_event_ids=[strawberry.ID(i) for i in step.source_event_ids],
             guide_text=step.guide_text,
             voice_guide_text=step.voice_guide_text,
@@ -123,7 +116,7 @@ class Recording:
     lecture_id: strawberry.ID | None
     task_id: strawberry.Private[uuid.UUID | None]
 
-    @_typed(strawberry.field(description="The task this recording was converted into."))
+    @fields.field("The task this recording was converted into.")
     async def task(self, info: Info) -> Annotated["Task", strawberry.lazy("schema.classroom")] | None:
         from schema.classroom import Task
 
@@ -132,7 +125,7 @@ class Recording:
         row = await info.context.loader(load_converted_tasks).load(self.task_id)
         return Task.from_row(row) if row else None
 
-    @_typed(strawberry.field(description="The events in the phone's order (occurredAt)."))
+    @fields.field("The events in the phone's order (occurredAt).")
     async def events(self, first: int | None = None, after: str | None = None) -> Connection[RecordingEvent]:
         async with read_session() as db:
             page = await lifecycle.list_events(db, uuid.UUID(self.id), first=first, after=after)
@@ -232,7 +225,7 @@ def _recording_id(value: strawberry.ID) -> uuid.UUID:
 
 @strawberry.type
 class RecordingsQuery:
-    @_typed(strawberry.field(description="The signed-in instructor's own recordings, newest first."))
+    @fields.field("The signed-in instructor's own recordings, newest first.")
     async def recordings(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Recording]:
@@ -266,12 +259,10 @@ class RecordingsMutation:
             row = await lifecycle.start_recording(db, info.context.actor, title, description, lecture)
         return Recording.from_row(row)
 
-    @_typed(
-        strawberry.mutation(
-            description=f"Up to {MAX_BATCH_EVENTS} events per batch; an invalid event refuses the "
-            "whole batch. Returns once the batch is durable (Kafka acknowledged it, or Postgres "
-            "committed it)."
-        )
+    @fields.mutation(
+        f"Up to {MAX_BATCH_EVENTS} events per batch; an invalid event refuses the "
+        "whole batch. Returns once the batch is durable (Kafka acknowledged it, or Postgres "
+        "committed it)."
     )
     async def append_recording_events(
         self, info: Info, recording_id: strawberry.ID, events: list[RecordingEventInput]
@@ -295,17 +286,13 @@ class RecordingsMutation:
             row = await lifecycle.stop_recording(db, info.context.actor, _recording_id(id))
         return Recording.from_row(row)
 
-    @_typed(strawberry.mutation(description="Moves the recording to PROCESSING; the worker moves it on."))
+    @fields.mutation("Moves the recording to PROCESSING; the worker moves it on.")
     async def analyze_recording(self, info: Info, id: strawberry.ID) -> Recording:
         async with transaction() as db:
             row = await lifecycle.analyze_recording(db, info.context.actor, _recording_id(id))
         return Recording.from_row(row)
 
-    @_typed(
-        strawberry.mutation(
-            description="The analysed steps as a new task of the lecture; once per recording."
-        )
-    )
+    @fields.mutation("The analysed steps as a new task of the lecture; once per recording.")
     async def convert_recording_to_task(
         self, info: Info, id: strawberry.ID, lecture_id: strawberry.ID
     ) -> Annotated["Task", strawberry.lazy("schema.classroom")]:
@@ -317,11 +304,8 @@ class RecordingsMutation:
             )
         return Task.from_row(row)
 
-    @_typed(
-        strawberry.mutation(
-            description=f"Students' behaviour logs, up to {MAX_BATCH_EVENTS} per batch; returns "
-            "how many were accepted."
-        )
+    @fields.mutation(
+        f"Students' behaviour logs, up to {MAX_BATCH_EVENTS} per batch; returns how many were accepted."
     )
     async def log_activity(self, info: Info, events: list[ActivityEventInput]) -> int:
         return await activity.log_activity(info.context.actor, [event.to_draft() for event in events])
@@ -329,11 +313,7 @@ class RecordingsMutation:
 
 @strawberry.type
 class RecordingsSubscription:
-    @_typed(
-        strawberry.subscription(
-            description="The recording as it is now, then again after each status change (owner only)."
-        )
-    )
+    @fields.subscription("The recording as it is now, then again after each status change (owner only).")
     async def recording_status(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Recording, None]:
         async for event in live.recording_status(info.context.actor, _recording_id(id)):
             yield Recording.from_row(event.recording)

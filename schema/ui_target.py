@@ -17,21 +17,9 @@ class UiTarget:
 
     @classmethod
     def of(cls, target: StoredUiTarget | None) -> "UiTarget | None":
-        if target is None:
+        if target is None or target.stored() is None:
             return None
         return cls(**target.model_dump())
-
-    @classmethod
-    def from_stored(cls, value: dict[str, str] | None) -> "UiTarget | None":
-        return cls.of(StoredUiTarget.model_validate(value)) if value else None
-
-    @classmethod
-    def from_json(cls, value: dict[str, str] | None) -> "UiTarget | None":
-        """TRANSITIONAL, for the classroom's step payloads until they carry `UiTarget.stored()`: reads
-        the old camelCase hint. Delete when the classroom split lands (nothing else calls it)."""
-        camel = {"viewId": "view_id", "contentDescription": "content_description"}
-        camel |= {"packageName": "package_name", "className": "class_name"}
-        return cls.from_stored({camel.get(key, key): item for key, item in (value or {}).items()})
 
 
 @strawberry.input

@@ -10,7 +10,7 @@ import strawberry
 from core.db import read_session
 from resolvers import classroom
 from resolvers.classroom import live
-from schema.classroom import fields
+from schema import fields
 from schema.classroom.loaders import load_participants
 from schema.classroom.types import Participant, SessionStatus, Step, load_step
 from schema.context import Info

@@ -13,7 +13,7 @@ import strawberry
 
 from resolvers import classroom
 from resolvers.classroom import live
-from schema.classroom import fields
+from schema import fields
 from schema.classroom.types import (
     HelpRequest,
     LiveSession,

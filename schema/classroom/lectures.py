@@ -4,7 +4,7 @@ import strawberry
 
 from core.db import read_session, transaction
 from resolvers import classroom
-from schema.classroom import fields
+from schema import fields
 from schema.classroom.types import Lecture, Step, TargetAction, Task, member_id
 from schema.context import Info
 from schema.ids import parse_id

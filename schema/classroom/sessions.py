@@ -7,7 +7,7 @@ import strawberry
 from core.db import read_session, transaction
 from resolvers import classroom
 from resolvers.classroom import live
-from schema.classroom import fields
+from schema import fields
 from schema.classroom.types import (
     JoinPayload,
     LiveSession,

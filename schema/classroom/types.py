@@ -16,8 +16,8 @@ import models.classroom as rows
 from core.errors import BadInput
 from resolvers import classroom
 from resolvers.classroom import live
+from schema import fields
 from schema.accounts import User, load_users
-from schema.classroom import fields
 from schema.classroom.loaders import (
     load_enrolled_counts,
     load_lectures,
