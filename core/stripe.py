@@ -16,7 +16,7 @@ from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-_clients: dict[tuple[str, str | None], stripe.StripeClient] = {}
+_clients: dict[tuple[str, str | None, int, float], stripe.StripeClient] = {}
 
 
 def stripe_client() -> stripe.StripeClient:
@@ -24,7 +24,12 @@ def stripe_client() -> stripe.StripeClient:
     key = settings.stripe_secret_key
     if not key:
         raise BillingUnavailable("Billing is not configured")
-    cache_key = (key, settings.stripe_api_base)
+    cache_key = (
+        key,
+        settings.stripe_api_base,
+        settings.stripe_max_network_retries,
+        settings.stripe_timeout_seconds,
+    )
     client = _clients.get(cache_key)
     if client is None:
         client = _clients[cache_key] = stripe.StripeClient(

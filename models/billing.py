@@ -58,6 +58,8 @@ class EntryType(StrEnum):
 
 class Plan(SQLModel, table=True):
     __tablename__ = "plans"
+    # Seeded by the migrations: reference data that tests keep between tests.
+    __table_args__ = {"info": {"seeded": True}}
 
     id: uuid.UUID = id_field()
     code: str = Field(max_length=32, unique=True)
