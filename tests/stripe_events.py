@@ -176,5 +176,9 @@ class Lifetime:
                 self.start + 3,
             ),
             event("charge.refunded", self.refunded_charge(), self.start + 4),
-            event("customer.subscription.deleted", self.subscription("canceled"), self.start + 5),
+            event(
+                "customer.subscription.deleted",
+                self.subscription("canceled", cancel_at_period_end=True),
+                self.start + 5,
+            ),
         ]
