@@ -89,9 +89,7 @@ async def spend(
             f"No {kind.value} credits left",
             extra={"kind": kind.value, "resetsAt": row.resets_at.isoformat() if row.resets_at else None},
         )
-    return await _append(
-        db, row, EntryType.SPEND, 0 if row.unlimited else -1, reason, key=key, created_at=now
-    )
+    return await _append(db, row, EntryType.SPEND, 0 if row.unlimited else -1, reason, key=key)
 
 
 async def refund_spend(db: AsyncSession, user_id: uuid.UUID, idempotency_key: str, reason: str) -> None:
@@ -332,7 +330,6 @@ async def _append(
     *,
     key: str | None = None,
     actor_id: uuid.UUID | None = None,
-    created_at: datetime | None = None,
 ) -> CreditEntry:
     entry = CreditEntry(
         user_id=row.user_id,
@@ -343,7 +340,7 @@ async def _append(
         bucket=row.bucket,
         idempotency_key=key,
         actor_id=actor_id,
-        created_at=created_at or utcnow(),
+        created_at=utcnow(),
     )
     db.add(entry)
     await db.flush()
