@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from core.auth import Actor, Role, require_role, require_user
@@ -73,23 +74,36 @@ async def spend(
     The same `idempotency_key` returns the entry of the first spend instead of spending again, so a
     retried request or job never pays twice. Roll the caller's transaction back and the spend is gone.
     """
+    entry, _ = await _spend(db, user_id, kind, reason, idempotency_key)
+    return entry
+
+
+async def _spend(
+    db: AsyncSession, user_id: uuid.UUID, kind: CreditKind, reason: str, idempotency_key: str
+) -> tuple[CreditEntry, Balance]:
+    """The spend and the balance after it; the lock is held from the first statement to the commit."""
     _check_text(idempotency_key, "idempotencyKey", MAX_KEY_LENGTH)
     _check_text(reason, "reason", MAX_REASON_LENGTH)
     key = f"spend:{idempotency_key}"
     row = await _lock(db, user_id, kind)
-    existing = await _entry_by_key(db, user_id, key)
-    if existing is not None:
+    remaining, key_used = await _remaining_and_key(db, user_id, kind, key)
+    if key_used:
+        existing = await _entry_by_key(db, user_id, key)
+        assert existing is not None
         if existing.kind != kind:
             raise Conflict("This idempotency key was used for another kind of credit", field="idempotencyKey")
-        return existing
-    now = utcnow()
-    await _start_current_period(db, row, now)
-    if not row.unlimited and await _remaining(db, user_id, kind) < 1:
+        return existing, await balance(db, user_id, kind)
+    if not _is_current(row, utcnow()):
+        await _start_current_period(db, row, utcnow())
+        remaining = await _remaining(db, user_id, kind)
+    if not row.unlimited and remaining < 1:
         raise PaymentRequired(
             f"No {kind.value} credits left",
             extra={"kind": kind.value, "resetsAt": row.resets_at.isoformat() if row.resets_at else None},
         )
-    return await _append(db, row, EntryType.SPEND, 0 if row.unlimited else -1, reason, key=key)
+    delta = 0 if row.unlimited else -1
+    entry = await _append(db, row, EntryType.SPEND, delta, reason, key=key)
+    return entry, Balance(kind, remaining + delta, row.unlimited, row.resets_at)
 
 
 async def refund_spend(db: AsyncSession, user_id: uuid.UUID, idempotency_key: str, reason: str) -> None:
@@ -249,9 +263,8 @@ async def my_history(
 async def spend_mine(
     db: AsyncSession, actor: Actor, kind: CreditKind, reason: str, idempotency_key: str
 ) -> Balance:
-    user = require_user(actor)
-    await spend(db, user.user_id, kind, reason, idempotency_key)
-    return await balance(db, user.user_id, kind)
+    _, after = await _spend(db, require_user(actor).user_id, kind, reason, idempotency_key)
+    return after
 
 
 async def grant_by_admin(
@@ -312,6 +325,22 @@ async def _remaining(db: AsyncSession, user_id: uuid.UUID, kind: CreditKind) -> 
         col(CreditEntry.user_id) == user_id, col(CreditEntry.kind) == kind
     )
     return int((await db.execute(statement)).scalar_one())
+
+
+async def _remaining_and_key(
+    db: AsyncSession, user_id: uuid.UUID, kind: CreditKind, key: str
+) -> tuple[int, bool]:
+    """The balance, and whether `key` was used by any of the user's entries, in one round trip."""
+    # An alias, so the subquery is not correlated with the outer query's table.
+    other = aliased(CreditEntry)
+    used = (
+        select(col(other.id)).where(col(other.user_id) == user_id, col(other.idempotency_key) == key).exists()
+    )
+    statement = select(func.coalesce(func.sum(col(CreditEntry.delta)), 0), used).where(
+        col(CreditEntry.user_id) == user_id, col(CreditEntry.kind) == kind
+    )
+    total, key_used = (await db.execute(statement)).one()
+    return int(total), bool(key_used)
 
 
 async def _entry_by_key(db: AsyncSession, user_id: uuid.UUID, key: str) -> CreditEntry | None:
