@@ -13,7 +13,7 @@ from models.billing import BillingCustomer, BillingSubscription, CreditEntry, Pa
 from resolvers.billing.webhooks import apply_subscription
 from tests.billing_helpers import START_CHECKOUT, checkout_customer, configured_stripe
 from tests.client import GraphQLClient, error_code
-from tests.factories import make_account
+from tests.factories import Account, make_account
 from tests.fake_stripe_server import FakeStripeServer, PromotionCode
 from tests.stripe_events import Lifetime
 
@@ -267,3 +267,55 @@ async def test_the_billing_portal_returns_stripes_url(
     [call] = stripe_fake.calls("POST", "/v1/billing_portal/sessions")
     assert url.startswith("https://billing.stripe.test/p/session/")
     assert call.params["return_url"] == get_settings().billing_return_url
+
+
+async def test_a_second_checkout_while_subscribed_is_a_conflict(
+    gql: GraphQLClient, stripe_fake: FakeStripeServer
+) -> None:
+    student = await make_account()
+    await _customer_lifetime_applied(gql, student)
+    error = await gql.error(START_CHECKOUT, {"plan": "premium_yearly"}, token=student.token)
+    assert error_code(error) == "CONFLICT"
+    assert len(stripe_fake.calls("POST", "/v1/checkout/sessions")) == 1
+
+
+async def _customer_lifetime_applied(gql: GraphQLClient, account: Account) -> Lifetime:
+    lifetime = Lifetime(account.id, customer=await checkout_customer(gql, account))
+    async with transaction() as db:
+        await apply_subscription(db, lifetime.subscription("active"), lifetime.start, fetched=False)
+    return lifetime
+
+
+def test_no_mutation_lets_a_user_set_their_plan_price_status_or_credits() -> None:
+    # The only billing mutations, and what each accepts: a plan is asked for by code (Stripe sets price and
+    # status through the webhooks), a promotion code is Stripe's to accept, credits only go down for the
+    # user and up only for an admin.
+    from schema import schema
+
+    mutation = schema.get_type_by_name("Mutation")
+    assert mutation is not None
+    arguments = {
+        field.python_name: sorted(argument.python_name for argument in field.arguments)
+        for field in mutation.fields  # type: ignore[attr-defined]
+    }
+    billing_words = (
+        "plan",
+        "price",
+        "status",
+        "credit",
+        "discount",
+        "refund",
+        "subscription",
+        "billing",
+        "checkout",
+    )
+    billing = {
+        name: args for name, args in arguments.items() if any(word in name.lower() for word in billing_words)
+    }
+    assert billing == {
+        "start_checkout": ["plan_code", "promotion_code"],
+        "cancel_subscription": [],
+        "open_billing_portal": [],
+        "spend_credit": ["idempotency_key", "kind", "reason"],
+        "grant_credits": ["amount", "kind", "reason", "user_id"],
+    }

@@ -38,6 +38,7 @@ from models.billing import (
     Plan,
     StripeEvent,
 )
+from resolvers import notifications
 from resolvers.billing import credits, plans
 
 logger = logging.getLogger(__name__)
@@ -245,10 +246,22 @@ async def _invoice_payment_failed(db: AsyncSession, event: Event) -> str:
     user_id, plan, subscription_id = found
     period_start, period_end = _invoice_period(invoice)
     amount = int(invoice.get("amount_due") or 0)
-    await _payment(
+    payment = await _payment(
         db, user_id, invoice, amount, subscription_id, plan, period_start, period_end, PaymentStatus.FAILED
     )
-    return "invoice payment failed"
+    if payment.status is not PaymentStatus.FAILED:
+        return "ignored: the invoice is paid already"
+    # Each failed attempt tells the user once; Stripe retries the payment and the portal fixes the card.
+    await notifications.create_in_app(
+        db,
+        user_id,
+        kind="billing.payment_failed",
+        title="Your payment did not go through",
+        body=f"We could not charge {amount:,} {payment.currency} for {plan.name if plan else 'your plan'}. "
+        "Please update your payment method in the billing portal.",
+        dedupe_key=f"billing.payment_failed:{invoice['id']}:{invoice.get('attempt_count', 0)}",
+    )
+    return "invoice payment failed; user notified"
 
 
 async def _charge_refunded(db: AsyncSession, event: Event) -> str:
