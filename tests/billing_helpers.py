@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from core.db import read_session
 from core.settings import get_settings
@@ -53,9 +54,12 @@ async def ledger(account: Account) -> list[tuple[str, str, int, str]]:
     async with read_session() as db:
         rows = (
             await db.execute(
-                select(CreditEntry.kind, CreditEntry.entry_type, CreditEntry.delta, CreditEntry.reason).where(
-                    CreditEntry.user_id == account.user.id
-                )
+                select(
+                    col(CreditEntry.kind),
+                    col(CreditEntry.entry_type),
+                    col(CreditEntry.delta),
+                    col(CreditEntry.reason),
+                ).where(col(CreditEntry.user_id) == account.user.id)
             )
         ).all()
     return sorted((kind.value, entry_type.value, delta, reason) for kind, entry_type, delta, reason in rows)
@@ -65,8 +69,8 @@ async def ledger_sums(account: Account) -> dict[str, int]:
     async with read_session() as db:
         rows = (
             await db.execute(
-                select(CreditEntry.kind, func.sum(CreditEntry.delta))
-                .where(CreditEntry.user_id == account.user.id)
+                select(col(CreditEntry.kind), func.sum(col(CreditEntry.delta)))
+                .where(col(CreditEntry.user_id) == account.user.id)
                 .group_by(CreditEntry.kind)
             )
         ).all()

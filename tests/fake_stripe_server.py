@@ -78,8 +78,8 @@ class FakeStripeServer:
         )
         self.requests.append(recorded)
         if self.failures:
-            status = self.failures.pop(0)
-            return _error(status, "api_error", "scripted failure")
+            status, reply = _error(self.failures.pop(0), "api_error", "scripted failure")
+            return JSONResponse(reply, status_code=status)
         # Stripe's SDK sends an idempotency key with every POST; a replay answers the first response.
         if request.method == "POST" and key is not None and key in self._replies:
             status, reply = self._replies[key]
@@ -92,14 +92,15 @@ class FakeStripeServer:
     def _route(self, request: Recorded) -> tuple[int, dict[str, Any]]:
         method, path, params = request.method, request.path, request.params
         if (method, path) == ("POST", "/v1/customers"):
+            customer_id = self._new_id("cus")
             customer = {
-                "id": self._new_id("cus"),
+                "id": customer_id,
                 "object": "customer",
                 "email": params.get("email"),
                 "name": params.get("name"),
                 "metadata": _nested(params, "metadata"),
             }
-            self.customers[customer["id"]] = customer
+            self.customers[customer_id] = customer
             return 200, customer
         if (method, path) == ("GET", "/v1/promotion_codes"):
             found = [
@@ -140,7 +141,7 @@ class FakeStripeServer:
                     "transactions.",
                     param="discounts[0][promotion_code]",
                 )
-        if params.get("customer") not in self.customers:
+        if params.get("customer", "") not in self.customers:
             return _error(400, "invalid_request_error", "No such customer", param="customer")
         session_id = self._new_id("cs_test")
         return 200, {

@@ -16,7 +16,7 @@ import httpx
 
 WEBHOOK_SECRET = "whsec_test_studymate_0123456789"
 DAY = 24 * 3600
-PRICES = {
+PRICES: dict[str, dict[str, Any]] = {
     "premium_monthly": {"unit_amount": 9900, "currency": "krw", "recurring": {"interval": "month"}},
     "premium_yearly": {"unit_amount": 99000, "currency": "krw", "recurring": {"interval": "year"}},
 }
@@ -78,7 +78,8 @@ class Lifetime:
 
     @property
     def amount(self) -> int:
-        return int(PRICES[self.plan_code]["unit_amount"])  # type: ignore[call-overload]
+        amount: int = PRICES[self.plan_code]["unit_amount"]
+        return amount
 
     def subscription(self, status: str = "active", *, cancel_at_period_end: bool = False) -> dict[str, Any]:
         return {

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
+from strawberry.types.base import StrawberryObjectDefinition
 
 from core.auth import Role
 from core.db import read_session, transaction
@@ -290,13 +291,13 @@ def test_no_mutation_lets_a_user_set_their_plan_price_status_or_credits() -> Non
     # The only billing mutations, and what each accepts: a plan is asked for by code (Stripe sets price and
     # status through the webhooks), a promotion code is Stripe's to accept, credits only go down for the
     # user and up only for an admin.
-    from schema import schema
+    from schema import schema  # built on import: only once the tests' environment is set
 
     mutation = schema.get_type_by_name("Mutation")
-    assert mutation is not None
+    assert isinstance(mutation, StrawberryObjectDefinition)
     arguments = {
         field.python_name: sorted(argument.python_name for argument in field.arguments)
-        for field in mutation.fields  # type: ignore[attr-defined]
+        for field in mutation.fields
     }
     billing_words = (
         "price",
@@ -317,3 +318,18 @@ def test_no_mutation_lets_a_user_set_their_plan_price_status_or_credits() -> Non
         "spend_credit": ["idempotency_key", "kind", "reason"],
         "grant_credits": ["amount", "kind", "reason", "user_id"],
     }
+
+
+async def test_the_sdk_retries_stripes_hiccups_with_the_same_idempotency_key(
+    gql: GraphQLClient, stripe_fake: FakeStripeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Stripe answering 500 twice, and the SDK allowed two retries
+    monkeypatch.setattr(get_settings(), "stripe_max_network_retries", 2)
+    student = await make_account()
+    stripe_fake.fail(500, times=2)
+    # When the student starts a checkout, then it succeeds on the third attempt
+    await gql.data(START_CHECKOUT, {"plan": "premium_monthly"}, token=student.token)
+    attempts = stripe_fake.calls("POST", "/v1/customers")
+    assert len(attempts) == 3
+    assert {attempt.idempotency_key for attempt in attempts} == {f"studymate-customer-{student.id}"}
+    assert len(stripe_fake.customers) == 1

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from core.auth import Role
 from core.db import read_session, transaction
@@ -260,7 +261,7 @@ async def test_an_admin_grants_credits_to_a_user(gql: GraphQLClient) -> None:
     assert balance == {"kind": "QUIZ_GENERATION", "remaining": 10, "unlimited": False}
     async with read_session() as db:
         entry = (
-            await db.execute(select(CreditEntry).where(CreditEntry.reason == "support ticket 1234"))
+            await db.execute(select(CreditEntry).where(col(CreditEntry.reason) == "support ticket 1234"))
         ).scalar_one()
     assert (entry.user_id, entry.delta, entry.actor_id) == (student.user.id, 8, admin.user.id)
 

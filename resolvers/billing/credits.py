@@ -183,10 +183,11 @@ async def claw_back_period(db: AsyncSession, user_id: uuid.UUID, invoice_id: str
         granted = await _entry_by_key(db, user_id, f"grant:{bucket}:{kind.value}")
         if granted is None or row.bucket != bucket:
             continue
+        key = f"clawback:{bucket}:{kind.value}"
         amount = min(await _remaining(db, user_id, kind), granted.delta)
-        if amount > 0:
+        if amount > 0 and await _entry_by_key(db, user_id, key) is None:
             reason = "Payment refunded: unspent credits of the period taken back"
-            await _append(db, row, EntryType.CLAWBACK, -amount, reason, key=f"clawback:{bucket}:{kind.value}")
+            await _append(db, row, EntryType.CLAWBACK, -amount, reason, key=key)
         if row.resets_at is None or row.resets_at > now:
             row.resets_at = now
             row.updated_at = now
