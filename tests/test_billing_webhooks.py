@@ -22,6 +22,7 @@ from tests.factories import Account, make_account
 from tests.fake_stripe_server import FakeStripeServer
 from tests.processes import api_process
 from tests.stripe_events import WEBHOOK_SECRET, Lifetime, deliver, event, signature
+from workers.billing import refresh_subscription
 
 MY_SUBSCRIPTION = """{ mySubscription { status cancelAtPeriodEnd currentPeriodEnd plan { code } } }"""
 PAYMENTS = "{ payments { edges { node { amount currency status description } } } }"
@@ -377,3 +378,15 @@ async def test_events_of_customers_that_are_not_ours_are_acknowledged_and_ignore
     assert (await _count(Payment), await _count(CreditEntry), await _count(BillingSubscription)) == (0, 0, 0)
     unhandled = await deliver(http, event("customer.created", {"id": "cus_x"}, stranger.start))
     assert unhandled.json()["outcome"] == "ignored: not a handled type"
+
+
+async def test_a_refetch_of_a_subscription_stripe_no_longer_has_changes_nothing(
+    gql: GraphQLClient, http: httpx.AsyncClient, stripe_fake: FakeStripeServer
+) -> None:
+    student = await make_account()
+    lifetime = await _customer_lifetime(gql, student)
+    await deliver(http, event("checkout.session.completed", lifetime.checkout_completed(), lifetime.start))
+    # Stripe answers 404 for the subscription: the job gives up at once instead of retrying
+    assert await refresh_subscription({}, lifetime.subscription_id) == "skipped: not found at Stripe"
+    mine = (await gql.data(MY_SUBSCRIPTION, token=student.token))["mySubscription"]
+    assert mine["status"] == "INCOMPLETE"
