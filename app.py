@@ -28,6 +28,7 @@ from core.settings import Settings, get_settings
 from resolvers.recordings.ingest import drain_figures, scrape_dead_letters
 from schema import build_schema
 from schema.graphiql import STATIC_DIR, STATIC_PATH
+from schema.stripe_webhook import stripe_webhook
 from schema.view import GraphQLView
 
 access_logger = logging.getLogger("studymate.access")
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health/ready", readiness),
         Route("/metrics", metrics_text),
         Route("/.well-known/assetlinks.json", assetlinks),
+        Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
     ]
     middleware = [
         Middleware(RequestTelemetry, routes=routes),

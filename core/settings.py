@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
+    stripe_webhook_tolerance_seconds: int = 300
+    stripe_timeout_seconds: float = 10.0
+    stripe_max_network_retries: int = 2
+    # Where Stripe Checkout and the customer portal send the user back to (the web app's billing page).
+    billing_return_url: str = "http://localhost:3000/billing"
 
     android_package_name: str = "dev.studymate.app"
     android_cert_fingerprints: StringList = Field(default_factory=list)

@@ -15,15 +15,19 @@ from strawberry.tools import merge_types
 
 from core.settings import Settings, get_settings
 from schema.accounts import AccountsMutation, AccountsQuery
+from schema.billing import BillingMutation, BillingQuery
 from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
 from schema.errors import DomainErrors, StudyMateSchema
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.telemetry import OperationTelemetry
 
-Query = merge_types("Query", (AccountsQuery, ClassroomQuery, RecordingsQuery, NotificationsQuery))
+Query = merge_types(
+    "Query", (AccountsQuery, ClassroomQuery, RecordingsQuery, NotificationsQuery, BillingQuery)
+)
 Mutation = merge_types(
-    "Mutation", (AccountsMutation, ClassroomMutation, RecordingsMutation, NotificationsMutation)
+    "Mutation",
+    (AccountsMutation, ClassroomMutation, RecordingsMutation, NotificationsMutation, BillingMutation),
 )
 Subscription = merge_types(
     "Subscription", (ClassroomSubscription, RecordingsSubscription, NotificationsSubscription)

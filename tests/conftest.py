@@ -83,7 +83,10 @@ async def clean_state() -> AsyncIterator[None]:
     from core.db import engine
     from core.redis import redis
 
-    tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    # Reference data seeded by the migrations (plans) stays, as it does in every real database.
+    tables = ", ".join(
+        f'"{table.name}"' for table in SQLModel.metadata.sorted_tables if not table.info.get("seeded")
+    )
     async with engine().begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     await redis().flushdb()

@@ -11,7 +11,7 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
-from workers import analysis, notifications
+from workers import analysis, billing, notifications
 from workers.ingest import Drain
 
 
@@ -40,6 +40,7 @@ class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(notifications.send_welcome, name="notification.welcome", max_tries=5),
         func(analysis.analyze_recording, name="recording.analyze", max_tries=analysis.MAX_TRIES),
+        func(billing.refresh_subscription, name="billing.refresh_subscription", max_tries=billing.MAX_TRIES),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(
