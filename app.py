@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broadcast.hub import start_hub, stop_hub
 from core import health, metrics
+from core.asgi import BodyLimit
 from core.db import dispose_engine
 from core.jobs import close_job_queue
 from core.kafka import close_activity_producer, kafka_degraded_reason, scrape_kafka_metrics
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     middleware = [
         Middleware(RequestTelemetry, routes=routes),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,

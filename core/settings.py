@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_parser_cache_size: int = 512
     persisted_query_ttl_seconds: int = 7 * 24 * 3600
+    # A request body over this is refused with 413 while it streams in, before anything parses it.
+    max_body_bytes: int = 2 * 1024 * 1024
+    # Any list in an operation's variables; longer ones are refused before GraphQL coerces them.
+    graphql_max_list_items: int = 1000
     websocket_ping_seconds: float = 12.0
 
     openai_api_key: str | None = None

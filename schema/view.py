@@ -39,11 +39,13 @@ from strawberry.types.unset import UNSET, UnsetType
 from core import metrics
 from core.apq import PersistedQueryNotFound, resolve_query
 from core.auth import UserActor, actor_from_authorization
-from core.errors import DomainError
+from core.errors import DomainError, ErrorCode
 from core.logging import request_id_var, user_id_var
 from core.settings import Settings
+from schema import limits
 from schema.context import Context
 from schema.graphiql import render_page
+from schema.limits import request_data
 
 _TOKEN_KEYS = ("Authorization", "authorization", "authToken", "token")
 # What a cross-site <form> or <img> can send without a CORS preflight (Apollo's CSRF prevention rule).
@@ -71,7 +73,9 @@ def _error_json(error: DomainError) -> dict[str, object]:
 
 
 async def _fill_persisted_query(view: "GraphQLView", payload: dict[str, Any]) -> None:
-    """Puts the stored query into a websocket subscribe payload that carries only its hash."""
+    """Checks a websocket subscribe payload's variables, and puts the stored query into one that carries
+    only its hash."""
+    limits.check_variables(payload.get("variables"), view.max_list_items)
     payload["query"] = await resolve_query(
         payload.get("query"), payload.get("extensions"), view.persisted_query_ttl_seconds
     )
@@ -145,6 +149,7 @@ class GraphQLView(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self.persisted_query_ttl_seconds = settings.persisted_query_ttl_seconds
+        self.max_list_items = settings.graphql_max_list_items
         self.websocket_ping_seconds = settings.websocket_ping_seconds
 
     async def run(  # type: ignore[override]  # Strawberry types the request loosely; Starlette hands us these
@@ -163,6 +168,10 @@ class GraphQLView(GraphQL[Context, None]):
                 connections.dec()
         try:
             return await super().run(request, context, root_value)  # type: ignore[arg-type]  # see run above
+        except HTTPException as error:
+            # Strawberry answers these in plain text; clients parse a GraphQL error body with a code.
+            error_body = {"message": error.reason, "extensions": {"code": ErrorCode.BAD_REQUEST.value}}
+            return JSONResponse({"errors": [error_body]}, status_code=error.status_code)
         except DomainError as error:
             # Raised while reading the request (persisted queries), before there is an operation to run.
             # Apollo clients only read the body of a 200 when they look for PersistedQueryNotFound.
@@ -190,9 +199,22 @@ class GraphQLView(GraphQL[Context, None]):
             request.headers.get(header) for header in _PREFLIGHT_HEADERS
         ):
             raise HTTPException(400, CSRF_MESSAGE)
-        data = await super().parse_http_body(request)
-        # Batching is off (the schema has no batching config), so the parent never returns a list.
-        assert isinstance(data, GraphQLRequestData)
+        if request.method == "POST" and "application/json" in content_type:
+            data = request_data(await limits.decode_body(await request.get_body()))
+        else:
+            # GET (its parameters are short) or an unsupported content type, which the parent refuses.
+            parsed = await super().parse_http_body(request)
+            # Batching is off (the schema has no batching config), so the parent never returns a list.
+            assert isinstance(parsed, GraphQLRequestData)
+            data = request_data(
+                {
+                    "query": parsed.query,
+                    "variables": parsed.variables,
+                    "operationName": parsed.operation_name,
+                    "extensions": parsed.extensions,
+                }
+            )
+        limits.check_variables(data.variables, self.max_list_items)
         data.query = await resolve_query(data.query, data.extensions, self.persisted_query_ttl_seconds)
         return data
 

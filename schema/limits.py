@@ -1,0 +1,95 @@
+"""What a GraphQL request may be before anything runs it: a JSON object of the right shape, with no list in
+its variables longer than a limit. Refusals are Strawberry's HTTPException (400), which the view answers as
+a GraphQL error with a code."""
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cross_web import HTTPException
+from strawberry.http import GraphQLRequestData
+
+from core.errors import BadInput
+
+# Decoding a body this large takes long enough to be worth a thread; smaller ones decode in place.
+_THREAD_DECODE_BYTES = 64 * 1024
+
+
+def _decode(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as error:
+        # ValueError covers malformed JSON and bad UTF-8; RecursionError, nesting deeper than Python's stack.
+        raise HTTPException(400, "Unable to parse request body as JSON") from error
+
+
+async def decode_body(body: bytes) -> dict[str, Any]:
+    """The JSON object of a request body (the body limit has already bounded its size)."""
+    data = await asyncio.to_thread(_decode, body) if len(body) > _THREAD_DECODE_BYTES else _decode(body)
+    if isinstance(data, list):
+        raise HTTPException(400, "Batching is not enabled")
+    if not isinstance(data, dict):
+        raise HTTPException(400, "The request body must be a JSON object")
+    return data
+
+
+def request_data(data: Mapping[str, Any]) -> GraphQLRequestData:
+    query = data.get("query")
+    if not isinstance(query, str | None):
+        raise HTTPException(400, "The GraphQL operation's `query` must be a string or null, if provided.")
+    operation_name = data.get("operationName")
+    if not isinstance(operation_name, str | None):
+        raise HTTPException(400, "`operationName` must be a string or null, if provided.")
+    variables = data.get("variables")
+    if not isinstance(variables, dict | None):
+        raise HTTPException(
+            400, "The GraphQL operation's `variables` must be an object or null, if provided."
+        )
+    extensions = data.get("extensions")
+    if not isinstance(extensions, dict | None):
+        raise HTTPException(
+            400, "The GraphQL operation's `extensions` must be an object or null, if provided."
+        )
+    return GraphQLRequestData(
+        query=query,
+        variables=variables,
+        operation_name=operation_name,
+        extensions=extensions,
+        protocol="http",
+    )
+
+
+# A position in the variables as a chain of (parent, key) links, turned into text only for an error.
+_Path = tuple["_Path", str | int] | None
+
+
+def _dotted(path: _Path) -> str:
+    keys: list[str] = []
+    while path is not None:
+        path, key = path
+        keys.append(str(key))
+    return ".".join(reversed(keys))
+
+
+def check_variables(variables: object, max_items: int) -> None:
+    """Raises BadInput naming the first list in `variables` longer than `max_items`.
+
+    Runs before GraphQL coerces the variables, so an oversized list costs one length check, not a
+    coercion of every item. Iterative: the nesting depth of client JSON must not reach Python's stack.
+    """
+    pending: list[tuple[object, _Path]] = [(variables, None)]
+    while pending:
+        value, path = pending.pop()
+        children: list[tuple[str | int, object]]
+        if isinstance(value, list):
+            if len(value) > max_items:
+                field = _dotted(path)
+                message = f"Variable ${field} holds {len(value)} items; at most {max_items} are accepted"
+                raise BadInput(message, field=field)
+            children = list(enumerate(value))
+        elif isinstance(value, dict):
+            children = list(value.items())
+        else:
+            continue
+        pending.extend((item, (path, key)) for key, item in children if isinstance(item, list | dict))
