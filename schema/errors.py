@@ -1,10 +1,11 @@
 """Turns domain errors into GraphQL errors with `extensions.code`, and masks everything else."""
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 from strawberry import Schema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import InvalidOperationTypeError
@@ -12,7 +13,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.execution import StreamExecutionResult
 
 from core.errors import DomainError, ErrorCode
-from core.logging import request_id_var
+from core.logging import is_sensitive, request_id_var
 
 logger = logging.getLogger("studymate.errors")
 
@@ -22,6 +23,49 @@ class _ResultWithErrors(Protocol):
     """Strawberry's and graphql-core's result types alike."""
 
     errors: list[GraphQLError] | None
+
+
+# graphql-core's prefix for a variable that failed coercion: names only, never the value, up to the colon.
+_VARIABLE_ERROR = re.compile(
+    r"Variable '\$(?P<name>\w+)' has invalid value(?: at (?P<path>(?:\.\w+|\[\d+\])+))?: "
+)
+_PATH_STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
+# The input field a message is about, when it is one level below the path (missing or unknown fields).
+_NAMED_FIELD = re.compile(r"include (?:required|unknown) field '(\w+)'")
+# graphql-core quotes the whole value it refused after "found:"; the client knows what it sent.
+_FOUND_VALUE = re.compile(r"[,;.]? *(?:Found|found): .*\Z", re.DOTALL)
+
+
+def _with(error: GraphQLError, message: str, extensions: Mapping[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=dict(extensions),
+    )
+
+
+def variable_error(error: GraphQLError) -> GraphQLError | None:
+    """A variable that failed coercion (a missing field, a list for a string…) as BAD_USER_INPUT naming
+    the variable's path (`input.password`, `events.3.eventId`), or None for any other error.
+
+    The client sent it, so it is neither masked nor logged. Under a sensitive name (a password, a token)
+    the message drops graphql-core's detail, which quotes the value.
+    """
+    node = error.nodes[0] if error.nodes else None
+    match = _VARIABLE_ERROR.match(error.message)
+    if not isinstance(node, VariableDefinitionNode) or match is None:
+        return None
+    steps = [match["name"], *(key or index for key, index in _PATH_STEP.findall(match["path"] or ""))]
+    if (named := _NAMED_FIELD.search(error.message)) is not None:
+        steps.append(named[1])
+    field = ".".join(steps)
+    message = _FOUND_VALUE.sub(".", error.message)
+    if any(is_sensitive(step) for step in steps):
+        message = f"Variable '${match['name']}' has an invalid value at {field}"
+    return _with(error, message, {"code": ErrorCode.BAD_USER_INPUT.value, "field": field})
 
 
 def is_client_error(error: GraphQLError) -> bool:
@@ -81,10 +125,12 @@ class DomainErrors(SchemaExtension):
             return error
         original = error.original_error
         if isinstance(original, DomainError):
-            return self._with(error, original.message, original.extensions)
+            return _with(error, original.message, original.extensions)
         if isinstance(original, InvalidOperationTypeError):
             message = original.as_http_error_reason("this transport")
-            return self._with(error, message, {"code": "BAD_REQUEST"})
+            return _with(error, message, {"code": ErrorCode.BAD_REQUEST.value})
+        if (invalid_variable := variable_error(error)) is not None:
+            return invalid_variable
         if is_client_error(error):
             tag_client_error(error)
             return error
@@ -94,15 +140,4 @@ class DomainErrors(SchemaExtension):
             "code": ErrorCode.INTERNAL_SERVER_ERROR.value,
             "requestId": request_id,
         }
-        return self._with(error, self.error_message, extensions)
-
-    @staticmethod
-    def _with(error: GraphQLError, message: str, extensions: Mapping[str, object]) -> GraphQLError:
-        return GraphQLError(
-            message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions=dict(extensions),
-        )
+        return _with(error, self.error_message, extensions)
