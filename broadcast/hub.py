@@ -79,6 +79,10 @@ class Hub:
     def channel_count(self) -> int:
         return len(self._subscribers)
 
+    def local_subscribers(self, channel: str) -> int:
+        """How many of this process's streams listen on `channel`."""
+        return len(self._subscribers.get(channel, ()))
+
     async def start(self) -> None:
         self._pubsub = self._redis.pubsub()
         self._reader = asyncio.create_task(self._read(), name="broadcast-hub-reader")

@@ -2,15 +2,17 @@
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 from strawberry import Schema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.types import ExecutionContext
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import StreamExecutionResult
+from strawberry.types.graphql import OperationType
 
 from core.errors import DomainError, ErrorCode
 from core.logging import is_sensitive, request_id_var
@@ -81,25 +83,82 @@ def tag_client_error(error: GraphQLError) -> None:
     error.extensions = {**(error.extensions or {}), "code": code}
 
 
+INTERNAL_ERROR_MESSAGE = "Internal server error"
+
+
+def convert(error: GraphQLError) -> GraphQLError:
+    """The error the client sees: a domain error with its code, a client error (parse, validation,
+    variables) with Apollo's code, anything else masked as INTERNAL_SERVER_ERROR and logged with the
+    request id. An error that already has a code is returned as it is, so converting twice is harmless."""
+    if error.extensions and "code" in error.extensions:
+        return error
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return _with(error, original.message, original.extensions)
+    if isinstance(original, InvalidOperationTypeError):
+        message = original.as_http_error_reason("this transport")
+        return _with(error, message, {"code": ErrorCode.BAD_REQUEST.value})
+    if (invalid_variable := variable_error(error)) is not None:
+        return invalid_variable
+    if is_client_error(error):
+        tag_client_error(error)
+        return error
+    request_id = request_id_var.get()
+    logger.error("unexpected error (request %s)", request_id, exc_info=original)
+    extensions: dict[str, object] = {"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id}
+    return _with(error, INTERNAL_ERROR_MESSAGE, extensions)
+
+
 class StudyMateSchema(Schema):
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """A single result cannot carry a subscription's stream: over HTTP one is refused as BAD_REQUEST
+        (websockets use `subscribe`)."""
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES) - {
+            OperationType.SUBSCRIPTION
+        }
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Parse failures skip the extensions' hooks, so their codes are added here.
+        """Converts every error in place (see `convert`).
 
-        Nothing is logged here: expected failures are the client's, and `DomainErrors` logs the rest.
+        Strawberry calls this for every result with errors, including failures that escape the
+        extensions' hooks (a crash while validating), so nothing reaches a client unconverted.
+        `DomainErrors` then finds codes on all of them.
         """
         for error in errors:
-            if is_client_error(error):
-                tag_client_error(error)
+            converted = convert(error)
+            if converted is not error:
+                error.message = converted.message
+                error.extensions = converted.extensions
+                error.original_error = None
 
 
 class DomainErrors(SchemaExtension):
-    """Converts every error of a result, through Strawberry's public hooks: `on_operation` for a single
-    result (queries and mutations over HTTP), `on_stream_result` for each result of a stream
-    (subscriptions, and any operation over a websocket)."""
+    """Converts every error of a result (see `convert`), through Strawberry's public hooks:
+    `on_operation` for a single result (queries and mutations over HTTP), `on_stream_result` for each
+    result of a stream (subscriptions, and any operation over a websocket). With `StudyMateSchema`, whose
+    `process_errors` converts first, it finds nothing left to do; it keeps any other schema safe."""
 
-    error_message = "Internal server error"
+    error_message = INTERNAL_ERROR_MESSAGE
 
     def __init__(self) -> None:
         self._streamed = False
@@ -118,26 +177,4 @@ class DomainErrors(SchemaExtension):
 
     def _convert_result(self, result: object) -> None:
         if isinstance(result, _ResultWithErrors) and result.errors:
-            result.errors = [self._convert(error) for error in result.errors]
-
-    def _convert(self, error: GraphQLError) -> GraphQLError:
-        if error.extensions and "code" in error.extensions:
-            return error
-        original = error.original_error
-        if isinstance(original, DomainError):
-            return _with(error, original.message, original.extensions)
-        if isinstance(original, InvalidOperationTypeError):
-            message = original.as_http_error_reason("this transport")
-            return _with(error, message, {"code": ErrorCode.BAD_REQUEST.value})
-        if (invalid_variable := variable_error(error)) is not None:
-            return invalid_variable
-        if is_client_error(error):
-            tag_client_error(error)
-            return error
-        request_id = request_id_var.get()
-        logger.error("unexpected error (request %s)", request_id, exc_info=original)
-        extensions: dict[str, object] = {
-            "code": ErrorCode.INTERNAL_SERVER_ERROR.value,
-            "requestId": request_id,
-        }
-        return _with(error, self.error_message, extensions)
+            result.errors = [convert(error) for error in result.errors]

@@ -1,6 +1,6 @@
 """What a GraphQL request may be before anything runs it: a JSON object of the right shape, with no list in
-its variables longer than a limit. Refusals are Strawberry's HTTPException (400), which the view answers as
-a GraphQL error with a code."""
+its variables longer than a limit (refusals are Strawberry's HTTPException, 400, which the view answers as
+a GraphQL error with a code), and no deeper than the depth limit."""
 
 import asyncio
 import json
@@ -8,6 +8,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    ValidationContext,
+    ValidationRule,
+    Visitor,
+    visit,
+)
+from strawberry.extensions import QueryDepthLimiter
 from strawberry.http import GraphQLRequestData
 
 from core.errors import BadInput
@@ -93,3 +103,37 @@ def check_variables(variables: object, max_items: int) -> None:
         else:
             continue
         pending.extend((item, (path, key)) for key, item in children if isinstance(item, list | dict))
+
+
+class _FragmentSpreads(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_args: object) -> None:
+        self.names.add(node.name.value)
+
+
+def _spreads_only_defined_fragments(document: DocumentNode) -> bool:
+    spreads = _FragmentSpreads()
+    visit(document, spreads)
+    defined = {d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return spreads.names <= defined
+
+
+def depth_limit(max_depth: int) -> QueryDepthLimiter:
+    """Strawberry's depth limiter, except on a document that spreads a fragment it does not define: there
+    the limiter crashes (KeyError), while GraphQL's own KnownFragmentNames rule refuses the document with
+    a proper validation error."""
+    limiter = QueryDepthLimiter(max_depth=max_depth)
+    [depth_rule] = limiter.validation_rules
+
+    class DepthOfKnownFragments(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            if _spreads_only_defined_fragments(context.document):
+                # The depth rule does all its work, reporting to the context, when it is built.
+                depth_rule(context)
+
+    limiter.validation_rules = [DepthOfKnownFragments]
+    return limiter

@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from app import create_app
 from broadcast import notifications as notification_events
+from broadcast.hub import hub
 from core.apq import query_hash
 from core.db import transaction
 from core.redis import redis
@@ -73,6 +74,15 @@ async def _notify(account: Account, title: str) -> None:
         await notifications.create_in_app(
             db, account.user.id, kind="test", title=title, body="", dedupe_key=title
         )
+
+
+async def _local_subscribers(account: Account, count: int) -> None:
+    """Waits until this api process has `count` subscriptions on the account's notifications (its hub
+    holds one Redis subscription for all of them, so Redis cannot tell)."""
+    channel = notification_events.user_channel(account.user.id)
+    async with asyncio.timeout(5):
+        while hub().local_subscribers(channel) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 def _first_error(message: dict[str, Any]) -> dict[str, Any]:
@@ -147,17 +157,28 @@ async def test_sockets_get_keep_alives_after_the_ack(protocol: str, keep_alive: 
 async def test_a_subscribe_with_only_a_known_hash_runs_the_stored_query(
     api_url: str, gql: GraphQLClient, protocol: str, start: str
 ) -> None:
-    # Given a subscription document persisted earlier (over HTTP, the way Apollo clients register one)
+    # Given a subscription document persisted earlier by a socket that sent it with its hash
     account = await make_account()
     extensions = {"persistedQuery": {"version": 1, "sha256Hash": query_hash(NOTIFICATIONS)}}
-    response = await gql.http.post("/graphql", json={"query": NOTIFICATIONS, "extensions": extensions})
-    assert response.status_code == 200
-    async with subscription(api_url, protocol, token=account.token) as socket:
-        # When a websocket subscribes with its hash alone
+    async with (
+        subscription(api_url, protocol, token=account.token) as registering,
+        subscription(api_url, protocol, token=account.token) as socket,
+    ):
+        await registering.socket.send(
+            json.dumps(
+                {"id": "1", "type": start, "payload": {"query": NOTIFICATIONS, "extensions": extensions}}
+            )
+        )
+        await _local_subscribers(account, 1)
+        # When another websocket subscribes with its hash alone
         await socket.socket.send(
             json.dumps({"id": "1", "type": start, "payload": {"extensions": extensions}})
         )
-        await _notify(account, "persisted")
+        await _local_subscribers(account, 2)
+        async with transaction() as db:
+            await notifications.create_in_app(
+                db, account.user.id, kind="test", title="persisted", body="", dedupe_key="persisted"
+            )
         # Then the stored subscription runs
         assert await socket.next_data() == {"notifications": {"title": "persisted"}}
 
