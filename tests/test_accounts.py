@@ -227,3 +227,43 @@ async def test_bad_tokens_are_refused_as_unauthenticated(gql: GraphQLClient) -> 
     for name, token in tokens.items():
         error = await gql.error(ME, token=token)
         assert error_code(error) == "UNAUTHENTICATED", name
+
+
+async def test_control_characters_in_account_text_are_bad_user_input_and_change_nothing(
+    gql: GraphQLClient,
+) -> None:
+    # Given a signed-in user
+    account = await make_account()
+    before = await _count(LoginAttempt)
+    update = "mutation($input: ProfileInput!) { updateProfile(input: $input) { name } }"
+    cases = [
+        (REGISTER, _registration(name="Lee\u0000"), None, "name"),
+        (REGISTER, _registration(email="senior\u0000@example.com"), None, "email"),
+        (REGISTER, _registration(name="Lee\u001b[2J"), None, "name"),
+        (LOGIN, {"email": f"{account.user.email}\u0000", "password": PASSWORD}, None, "email"),
+        (update, {"input": {"name": "Kim\u0000"}}, account.token, "name"),
+        (update, {"input": {"bio": "hello\u0000"}}, account.token, "bio"),
+        (update, {"input": {"language": "k\u0000o"}}, account.token, "language"),
+        (update, {"input": {"timezone": "Asia/Seoul\u0000"}}, account.token, "timezone"),
+    ]
+    for query, variables, token, field in cases:
+        # When text with a NUL or another control character is sent
+        error = await gql.error(query, variables, token=token)
+        # Then it is the client's mistake, on that field
+        assert (error_code(error), error["extensions"].get("field")) == ("BAD_USER_INPUT", field), variables
+    # And nothing was written: no account, no login attempt, the profile as it was
+    assert await _count(User) == 1
+    assert await _count(LoginAttempt) == before
+    async with read_session() as db:
+        user = await db.get(User, account.user.id)
+    assert user is not None and (user.name, user.bio, user.language) == ("Kim Min-ji", None, "ko")
+
+
+async def test_account_text_is_stored_in_nfc_and_bios_keep_their_lines(gql: GraphQLClient) -> None:
+    # Given a name typed with a combining accent (e + U+0301) and a bio of two lines
+    payload = (await gql.data(REGISTER, _registration(name="Jose\u0301")))["register"]
+    mutation = "mutation($input: ProfileInput!) { updateProfile(input: $input) { name profile { bio } } }"
+    data = await gql.data(mutation, {"input": {"bio": "Line one\nLine two"}}, token=payload["accessToken"])
+    # Then the name is stored precomposed, and the bio keeps its newline
+    assert payload["user"]["name"] == "Jos\u00e9"
+    assert data["updateProfile"] == {"name": "Jos\u00e9", "profile": {"bio": "Line one\nLine two"}}
