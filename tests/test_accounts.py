@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from sqlalchemy import func, select
@@ -6,6 +7,7 @@ from sqlalchemy import func, select
 from core.auth import Role, hash_refresh_token
 from core.db import read_session
 from models.accounts import LoginAttempt, RefreshToken, User
+from tests.classroom_factories import make_lecture
 from tests.client import GraphQLClient, error_code
 from tests.factories import PASSWORD, make_account
 
@@ -267,3 +269,36 @@ async def test_account_text_is_stored_in_nfc_and_bios_keep_their_lines(gql: Grap
     # Then the name is stored precomposed, and the bio keeps its newline
     assert payload["user"]["name"] == "Jos\u00e9"
     assert data["updateProfile"] == {"name": "Jos\u00e9", "profile": {"bio": "Line one\nLine two"}}
+
+
+async def test_an_email_is_shown_only_to_its_owner_and_admins(gql: GraphQLClient) -> None:
+    # Given an instructor's lecture, a student and an admin
+    instructor = await make_account(Role.INSTRUCTOR)
+    lecture = await make_lecture(instructor)
+    student = await make_account()
+    admin = await make_account(Role.ADMIN)
+    query = "query($id: ID!) { lecture(id: $id) { title instructor { id name email } } }"
+
+    def seen(data: dict[str, Any]) -> Any:
+        return data["lecture"]["instructor"]
+
+    # When each of them reads the lecture's instructor
+    as_student = seen(await gql.data(query, {"id": str(lecture.id)}, token=student.token))
+    as_anonymous = seen(await gql.data(query, {"id": str(lecture.id)}))
+    as_instructor = seen(await gql.data(query, {"id": str(lecture.id)}, token=instructor.token))
+    as_admin = seen(await gql.data(query, {"id": str(lecture.id)}, token=admin.token))
+    # Then the student and the anonymous visitor see the name and id but not the address
+    hidden = {"id": instructor.id, "name": instructor.user.name, "email": ""}
+    assert as_student == hidden
+    assert as_anonymous == hidden
+    # And the instructor and the admin see it
+    shown = {**hidden, "email": instructor.user.email}
+    assert as_instructor == shown
+    assert as_admin == shown
+
+
+async def test_a_sign_in_shows_the_account_its_own_email(gql: GraphQLClient) -> None:
+    account = await make_account()
+    login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { email } } }"
+    data = await gql.data(login, {"e": account.user.email, "p": PASSWORD})
+    assert data["login"]["user"]["email"] == account.user.email
