@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broadcast.hub import start_hub, stop_hub
 from core import health, metrics
-from core.asgi import BodyLimit
+from core.asgi import BodyLimit, ForwardedClient, trusted_networks
 from core.db import dispose_engine
 from core.jobs import close_job_queue
 from core.kafka import close_activity_producer, kafka_degraded_reason, scrape_kafka_metrics
@@ -156,6 +156,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/.well-known/assetlinks.json", assetlinks),
     ]
     middleware = [
+        # First, so the access log, rate limits and everything else see the real client address.
+        Middleware(ForwardedClient, trusted=trusted_networks(settings.trusted_proxies)),
         Middleware(RequestTelemetry, routes=routes),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     kafka_consumer_group: str = "studymate-activity-drain"
 
     public_url: str = "http://127.0.0.1:8000"
+    # Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; nobody's by default.
+    trusted_proxies: StringList = Field(default_factory=list)
     cors_origins: StringList = Field(
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
     )
