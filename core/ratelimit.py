@@ -135,3 +135,7 @@ REGISTER = RateLimit("register", capacity=100, refill_per_second=0.1, success_co
 # Only failed lookups cost a token, so a whole school behind one NAT address can join a real session at
 # once, while a script guessing codes gets 10 tries and then one more every 6 seconds.
 JOIN_CODE_GUESSES = RateLimit("join-code", capacity=10, refill_per_second=1 / 6)
+# Each persisted-query registration stores a document in Redis for days. An app registers each of its
+# few dozen operations once per install; past a burst of 100 a client gets one every 10 s (the query
+# still runs, unstored).
+APQ_REGISTRATIONS = RateLimit("apq-register", capacity=100, refill_per_second=0.1)

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_parser_cache_size: int = 512
     persisted_query_ttl_seconds: int = 7 * 24 * 3600
+    # A persisted query longer than this runs but is not stored.
+    persisted_query_max_bytes: int = 32 * 1024
     # A request body over this is refused with 413 while it streams in, before anything parses it.
     max_body_bytes: int = 2 * 1024 * 1024
     # Any list in an operation's variables; longer ones are refused before GraphQL coerces them.

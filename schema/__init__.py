@@ -18,6 +18,7 @@ from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscri
 from schema.errors import DomainErrors, StudyMateSchema
 from schema.limits import depth_limit
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
+from schema.persisted_queries import PersistedQueries
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.telemetry import OperationTelemetry
 
@@ -40,6 +41,8 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         lambda: depth_limit(settings.graphql_max_depth),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        # Stores a persisted query once validation (with every limit's rules) has passed.
+        lambda: PersistedQueries(settings),
     ]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)
