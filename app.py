@@ -113,8 +113,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     health.register_degraded_reason("kafka", kafka_degraded_reason)
     graphql = GraphQLView(build_schema(settings), settings)
 
+    probe = health.ReadinessProbe(settings)
+
     async def readiness(request: Request) -> JSONResponse:
-        result = await health.readiness(settings)
+        result = await probe.readiness()
         return JSONResponse(result.as_json(), status_code=200 if result.ready else 503)
 
     async def metrics_text(request: Request) -> Response:
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             unregister_kafka_metrics()
+            await probe.close()
             await close_activity_producer()
             await stop_hub()
             await close_job_queue()
