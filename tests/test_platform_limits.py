@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from core.settings import get_settings
 from tests.classroom_factories import join, make_classroom
-from tests.client import GraphQLClient, error_code
+from tests.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, error_code, subscription
 from tests.factories import make_account
 
 LOG_ACTIVITY = "mutation($events: [ActivityEventInput!]!) { logActivity(events: $events) }"
@@ -125,3 +126,15 @@ async def test_a_nested_list_over_the_cap_is_named_by_its_path(gql: GraphQLClien
     )
     [error] = response.json()["errors"]
     assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "events.0.data.points")
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_websocket_operation_with_a_list_over_the_cap_is_refused(api_url: str, protocol: str) -> None:
+    variables = {"events": activity(get_settings().graphql_max_list_items + 1)}
+    async with subscription(api_url, protocol) as socket:
+        await socket.start(LOG_ACTIVITY, variables)
+        message = await socket.receive()
+    assert message["type"] == "error", message
+    payload = message["payload"]
+    error = payload[0] if isinstance(payload, list) else payload
+    assert (error_code(error), error["extensions"]["field"]) == ("BAD_USER_INPUT", "events")
