@@ -22,26 +22,31 @@ from strawberry.http import GraphQLRequestData
 
 from core.errors import BadInput
 
-# Decoding a body this large takes long enough to be worth a thread; smaller ones decode in place.
-_THREAD_DECODE_BYTES = 64 * 1024
+# Reading a body this large takes long enough to be worth a thread; smaller ones are read in place.
+_THREAD_BODY_BYTES = 64 * 1024
 
 
-def _decode(body: bytes) -> object:
+def _parse(body: bytes, max_list_items: int) -> GraphQLRequestData:
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except (ValueError, RecursionError) as error:
         # ValueError covers malformed JSON and bad UTF-8; RecursionError, nesting deeper than Python's stack.
         raise HTTPException(400, "Unable to parse request body as JSON") from error
-
-
-async def decode_body(body: bytes) -> dict[str, Any]:
-    """The JSON object of a request body (the body limit has already bounded its size)."""
-    data = await asyncio.to_thread(_decode, body) if len(body) > _THREAD_DECODE_BYTES else _decode(body)
     if isinstance(data, list):
         raise HTTPException(400, "Batching is not enabled")
     if not isinstance(data, dict):
         raise HTTPException(400, "The request body must be a JSON object")
-    return data
+    parsed = request_data(data)
+    check_variables(parsed.variables, max_list_items)
+    return parsed
+
+
+async def parse_body(body: bytes, max_list_items: int) -> GraphQLRequestData:
+    """The GraphQL request in a JSON body (the body limit has already bounded its size), its variables
+    checked. Decoding and walking a large body is CPU work, done in a thread off the event loop."""
+    if len(body) > _THREAD_BODY_BYTES:
+        return await asyncio.to_thread(_parse, body, max_list_items)
+    return _parse(body, max_list_items)
 
 
 def request_data(data: Mapping[str, Any]) -> GraphQLRequestData:

@@ -248,7 +248,7 @@ class GraphQLView(GraphQL[Context, None]):
         ):
             raise HTTPException(400, CSRF_MESSAGE)
         if request.method == "POST" and "application/json" in content_type:
-            data = request_data(await limits.decode_body(await request.get_body()))
+            data = await limits.parse_body(await request.get_body(), self.max_list_items)
         else:
             # GET (its parameters are short) or an unsupported content type, which the parent refuses.
             parsed = await super().parse_http_body(request)
@@ -262,7 +262,7 @@ class GraphQLView(GraphQL[Context, None]):
                     "extensions": parsed.extensions,
                 }
             )
-        limits.check_variables(data.variables, self.max_list_items)
+            limits.check_variables(data.variables, self.max_list_items)
         data.query = await resolve_query(data.query, data.extensions, self.persisted_query_ttl_seconds)
         return data
 
