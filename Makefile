@@ -3,7 +3,7 @@ PYTHON ?= python3
 # pip may put uv in ~/.local/bin, off PATH; `python3 -m uv` finds it there all the same.
 UV = $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: install dev test lint format schema
+.PHONY: install dev test fuzz lint format schema
 
 install:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || { \
@@ -19,6 +19,11 @@ dev: install
 
 test: install
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+# Generated operations over the whole schema against the real stack (slow; skipped by `make test`).
+# FUZZ_CASES sets how many (default 2000), FUZZ_SEED which run.
+fuzz: install
+	FUZZ_CASES=$${FUZZ_CASES:-2000} $(UV) run --frozen pytest tests/test_fuzz.py -s $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run --frozen ruff check .
