@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broadcast.hub import start_hub, stop_hub
 from core import health, metrics
+from core.asgi import BodyLimit, ForwardedClient, trusted_networks
 from core.db import dispose_engine
 from core.jobs import close_job_queue
 from core.kafka import close_activity_producer, kafka_degraded_reason, scrape_kafka_metrics
@@ -115,8 +116,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     health.register_figures("kafka", drain_figures)
     graphql = GraphQLView(build_schema(settings), settings)
 
+    probe = health.ReadinessProbe(settings)
+
     async def readiness(request: Request) -> JSONResponse:
-        result = await health.readiness(settings)
+        result = await probe.readiness()
         return JSONResponse(result.as_json(), status_code=200 if result.ready else 503)
 
     async def metrics_text(request: Request) -> Response:
@@ -144,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             unregister_dead_letters()
             unregister_kafka_metrics()
+            await probe.close()
             await close_activity_producer()
             await stop_hub()
             await close_job_queue()
@@ -161,7 +165,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
     ]
     middleware = [
+        # First, so the access log, rate limits and everything else see the real client address.
+        Middleware(ForwardedClient, trusted=trusted_networks(settings.trusted_proxies)),
         Middleware(RequestTelemetry, routes=routes),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,

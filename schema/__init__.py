@@ -7,7 +7,6 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
@@ -18,7 +17,9 @@ from schema.accounts import AccountsMutation, AccountsQuery
 from schema.billing import BillingMutation, BillingQuery
 from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
 from schema.errors import DomainErrors, StudyMateSchema
+from schema.limits import depth_limit
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
+from schema.persisted_queries import PersistedQueries
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.telemetry import OperationTelemetry
 
@@ -41,9 +42,11 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         DomainErrors,
         lambda: ParserCache(maxsize=settings.graphql_parser_cache_size),
         lambda: ValidationCache(maxsize=settings.graphql_parser_cache_size),
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: depth_limit(settings.graphql_max_depth),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        # Stores a persisted query once validation (with every limit's rules) has passed.
+        lambda: PersistedQueries(settings),
     ]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)
