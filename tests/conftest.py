@@ -24,6 +24,9 @@ from devstack import EmbeddedStack, free_port
 if TYPE_CHECKING:
     from tests.client import GraphQLClient
 
+# Fixtures shared by several test modules, kept beside their helpers.
+pytest_plugins = ["tests.redis_outage"]
+
 _stack: EmbeddedStack | None = None
 _tmp: tempfile.TemporaryDirectory[str] | None = None
 _server_url: str | None = None

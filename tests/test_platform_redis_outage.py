@@ -5,9 +5,6 @@ reconnects and makes every open stream resubscribe, so subscriptions converge wi
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -20,41 +17,16 @@ from broadcast.hub import Hub, HubReconnected
 from broadcast.notifications import NotificationCreated, user_channel
 from core.db import read_session
 from core.settings import get_settings
-from devstack import EmbeddedRedis, server
+from devstack import EmbeddedRedis
 from models.base import utcnow
 from models.notifications import Channel, Notification, NotificationStatus
 from tests.client import TRANSPORT_WS, subscription
 from tests.factories import make_account
 from tests.processes import api_process
+from tests.redis_outage import outage, redis_url, until
 from workers.settings import worker_settings
 
-OUTAGE_SECONDS = 7.0
 NOTIFICATIONS = "subscription { notifications { title } }"
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[EmbeddedRedis]:
-    redis_server = EmbeddedRedis(tmp_path / "redis", persistent=False)
-    redis_server.start()
-    try:
-        yield redis_server
-    finally:
-        redis_server.stop()
-
-
-def _url(redis_server: EmbeddedRedis) -> str:
-    return f"redis://127.0.0.1:{redis_server.port}/0"
-
-
-async def _outage(redis_server: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch, during: Any = None) -> Any:
-    """Stops Redis for OUTAGE_SECONDS, runs `during()` meanwhile, and starts it again on the same port."""
-    port = redis_server.port
-    redis_server.stop()
-    seen = await during() if during is not None else None
-    await asyncio.sleep(OUTAGE_SECONDS)
-    monkeypatch.setattr(server, "free_port", lambda: port)
-    redis_server.start()
-    return seen
 
 
 async def _welcomes(user_id: uuid.UUID) -> int:
@@ -63,17 +35,11 @@ async def _welcomes(user_id: uuid.UUID) -> int:
         return int((await db.execute(statement)).scalar_one())
 
 
-async def _until(condition: Any, timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await condition():  # noqa: ASYNC110 - polling another process's state
-            await asyncio.sleep(0.05)
-
-
 async def test_the_worker_rides_out_a_redis_outage_and_runs_jobs_after_it(
     own_redis: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a worker with the production settings on a Redis of its own, running jobs
-    options = worker_settings(get_settings().model_copy(update={"redis_url": _url(own_redis)}))
+    options = worker_settings(get_settings().model_copy(update={"redis_url": redis_url(own_redis)}))
     worker = Worker(
         functions=options["functions"],
         redis_settings=options["redis_settings"],
@@ -87,13 +53,13 @@ async def test_the_worker_rides_out_a_redis_outage_and_runs_jobs_after_it(
     queue = await create_pool(options["redis_settings"])
     try:
         await queue.enqueue_job("notification.welcome", str(first.user.id))
-        await _until(lambda: _welcomes_at_least(first.user.id, 1))
+        await until(lambda: _welcomes_at_least(first.user.id, 1))
         # When Redis goes away for several seconds and comes back
-        await _outage(own_redis, monkeypatch)
+        await outage(own_redis, monkeypatch)
         # Then the worker is still running, and runs the next job
         assert not running.done(), running
         await queue.enqueue_job("notification.welcome", str(second.user.id))
-        await _until(lambda: _welcomes_at_least(second.user.id, 1))
+        await until(lambda: _welcomes_at_least(second.user.id, 1))
         assert not running.done()
     finally:
         running.cancel()
@@ -111,7 +77,7 @@ async def test_the_hub_reconnects_and_ends_open_streams_with_hub_reconnected(
     own_redis: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a hub on a Redis of its own, with a subscriber that has received an event
-    client = Redis.from_url(_url(own_redis), decode_responses=True)
+    client = Redis.from_url(redis_url(own_redis), decode_responses=True)
     hub = Hub(client)
     await hub.start()
     try:
@@ -120,7 +86,7 @@ async def test_the_hub_reconnects_and_ends_open_streams_with_hub_reconnected(
             stream = aiter(subscriber)
             assert await anext(stream) == {"n": 1}
             # When Redis goes away and comes back
-            await _outage(own_redis, monkeypatch)
+            await outage(own_redis, monkeypatch)
             # Then the stream ends with the resubscribe signal once Redis answers again
             with pytest.raises(HubReconnected):
                 async with asyncio.timeout(15):
@@ -155,7 +121,7 @@ async def test_an_api_on_a_failing_redis_reports_it_down_and_its_subscriptions_c
     # Given an api process on a Redis of its own, and a user subscribed to their notifications there
     account = await make_account()
     channel = user_channel(account.user.id)
-    publisher = Redis.from_url(_url(own_redis))
+    publisher = Redis.from_url(redis_url(own_redis))
 
     async def subscribed() -> bool:
         try:
@@ -165,12 +131,12 @@ async def test_an_api_on_a_failing_redis_reports_it_down_and_its_subscriptions_c
 
     try:
         async with (
-            api_process(REDIS_URL=_url(own_redis)) as api,
+            api_process(REDIS_URL=redis_url(own_redis)) as api,
             httpx.AsyncClient(base_url=api, timeout=10) as http,
             subscription(api, TRANSPORT_WS, token=account.token) as socket,
         ):
             await socket.start(NOTIFICATIONS)
-            await _until(subscribed)
+            await until(subscribed)
             await publisher.publish(channel, _notification(account.user.id, "before"))
             assert await socket.next_data() == {"notifications": {"title": "before"}}
 
@@ -179,15 +145,15 @@ async def test_an_api_on_a_failing_redis_reports_it_down_and_its_subscriptions_c
                 await asyncio.sleep(1.5)  # past the cached round of checks
                 return await http.get("/health/ready")
 
-            during = await _outage(own_redis, monkeypatch, during=readiness)
+            during = await outage(own_redis, monkeypatch, during=readiness)
             # Then meanwhile the api said it was not ready, because of Redis
             assert during.status_code == 503
             assert during.json()["components"]["redis"]["status"] == "down"
             # And once Redis is back, the same subscription receives what is published, with no action
             # from the client: its stream resubscribed when the hub reconnected
             await publisher.aclose()
-            publisher = Redis.from_url(_url(own_redis))
-            await _until(subscribed)
+            publisher = Redis.from_url(redis_url(own_redis))
+            await until(subscribed)
             await publisher.publish(channel, _notification(account.user.id, "after"))
             assert await socket.next_data(timeout=10) == {"notifications": {"title": "after"}}
             # And readiness recovers
