@@ -8,6 +8,7 @@ from strawberry.scalars import JSON
 import models.billing as rows
 from core.db import read_session, transaction
 from resolvers.billing import checkout, credits, plans
+from schema import fields
 from schema.context import Info
 from schema.ids import parse_id
 from schema.relay import Connection
@@ -196,9 +197,11 @@ class BillingMutation:
     async def open_billing_portal(self, info: Info) -> str:
         return await checkout.open_billing_portal(info.context.actor)
 
-    # Spends one credit of the signed-in user, once per idempotency key (the AI features spend the same
-    # way); PAYMENT_REQUIRED when none is left.
-    @strawberry.mutation
+    @fields.mutation(
+        "Spends one credit of the signed-in user's own balance, once per idempotencyKey (the AI features "
+        "spend the same way on the server); PAYMENT_REQUIRED when none is left. Nobody can add to a balance "
+        "this way."
+    )
     async def spend_credit(
         self, info: Info, kind: CreditKind, idempotency_key: str, reason: str = "Spent by the app"
     ) -> CreditBalance:
@@ -206,8 +209,7 @@ class BillingMutation:
             balance = await credits.spend_mine(db, info.context.actor, kind, reason, idempotency_key)
         return CreditBalance.from_balance(balance)
 
-    # ADMIN: adds credits to a user's current period (positive amounts only).
-    @strawberry.mutation
+    @fields.mutation("ADMIN only: adds credits to a user's current period (positive amounts only).")
     async def grant_credits(
         self, info: Info, user_id: strawberry.ID, kind: CreditKind, amount: int, reason: str
     ) -> CreditBalance:
