@@ -76,8 +76,8 @@ async def _prepare(participants: int, steps: int) -> tuple[str, str, list[str]]:
     from core.auth import Role
     from core.db import transaction
     from resolvers import classroom
-    from tests.classroom_factories import actor, make_lecture, make_task
-    from tests.factories import make_account
+    from tests.helpers.classroom import actor, make_lecture, make_task
+    from tests.helpers.factories import make_account
 
     instructor = await make_account(Role.INSTRUCTOR)
     lecture = await make_lecture(instructor)

@@ -9,23 +9,22 @@ import asyncio
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from devstack import EmbeddedStack, free_port
 
 if TYPE_CHECKING:
-    from tests.client import GraphQLClient
+    from tests.helpers.client import GraphQLClient
 
 # Fixtures shared by several test modules, kept beside their helpers.
-pytest_plugins = ["tests.redis_outage"]
+pytest_plugins = ["tests.helpers.redis_outage"]
 
 _stack: EmbeddedStack | None = None
 _tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -118,62 +117,11 @@ async def api_url() -> AsyncIterator[str]:
     await task
 
 
-@contextmanager
-def count_queries() -> Iterator[list[str]]:
-    """Collects every SQL statement the app sends while the block runs (for N+1 tests)."""
-    from core.db import engine
-
-    statements: list[str] = []
-
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    sync_engine = engine().sync_engine
-    event.listen(sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", record)
-
-
 @pytest.fixture
 async def gql(api_url: str) -> AsyncIterator["GraphQLClient"]:
     import httpx
 
-    from tests.client import GraphQLClient
+    from tests.helpers.client import GraphQLClient
 
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
         yield GraphQLClient(http)
-
-
-async def run_jobs() -> int:
-    """Runs a real arq worker in burst mode until the queue is empty; returns the jobs it completed."""
-    from arq.worker import Worker
-
-    from workers.settings import worker_settings
-
-    settings = worker_settings()
-    worker = Worker(
-        functions=settings["functions"],
-        redis_settings=settings["redis_settings"],
-        burst=True,
-        handle_signals=False,
-        poll_delay=0.05,
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    return worker.jobs_complete
-
-
-async def wait_for_subscribers(channel: str, count: int = 1) -> None:
-    """Waits until `count` connections (one per api process) are subscribed to `channel` on Redis."""
-    from core.redis import redis
-
-    async with asyncio.timeout(10):
-        while True:
-            [(_, subscribed)] = await redis().pubsub_numsub(channel)
-            if subscribed >= count:
-                return
-            await asyncio.sleep(0.01)

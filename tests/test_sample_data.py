@@ -4,7 +4,7 @@ from core.db import read_session
 from models.accounts import User
 from models.classroom import Lecture, Step
 from sample_data import DEMO_ACCOUNTS, ensure_sample_data
-from tests.client import GraphQLClient
+from tests.helpers.client import GraphQLClient
 
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { role } } }"
 

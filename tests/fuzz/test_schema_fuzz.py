@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import strategies as gql_st
 
-from tests.client import GraphQLClient
+from tests.helpers.client import GraphQLClient
 
 SCHEMA = Path(__file__).resolve().parents[2].joinpath("schema.graphql").read_text()
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))

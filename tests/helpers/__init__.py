@@ -1,0 +1,1 @@
+"""What several test modules share: clients, factories, fakes and waits. Fixtures live in conftest."""
