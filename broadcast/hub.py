@@ -30,6 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.redis import redis
+from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,10 @@ class Hub:
         self._lock = asyncio.Lock()
         self._has_channels = asyncio.Event()
         self.reconnections = 0
+
+    @property
+    def client(self) -> Redis:
+        return self._redis
 
     @property
     def subscriber_count(self) -> int:
@@ -233,10 +238,19 @@ async def publish(channel: str, event: Event) -> None:
 _hub: Hub | None = None
 
 
+def pubsub_client() -> Redis:
+    """The hub's own client, without redis-py's health checks: a check is a PING sent from whichever
+    coroutine subscribes, and it races the hub's reader for the connection's replies ("read() called while
+    another coroutine is already waiting"). The reader's one-second polls and the reconnect loop take
+    their place; TCP keep-alives find a dead peer."""
+    client: Redis = Redis.from_url(get_settings().redis_url, decode_responses=True, socket_keepalive=True)
+    return client
+
+
 async def start_hub() -> Hub:
     global _hub
     if _hub is None:
-        _hub = Hub(redis())
+        _hub = Hub(pubsub_client())
         await _hub.start()
     return _hub
 
@@ -250,4 +264,5 @@ async def stop_hub() -> None:
     global _hub
     if _hub is not None:
         await _hub.stop()
+        await _hub.client.aclose()
     _hub = None

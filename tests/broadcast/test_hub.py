@@ -2,17 +2,35 @@ import asyncio
 
 import pytest
 
-from broadcast.hub import Hub, SubscriberTooSlow, publish
+from broadcast.hub import Hub, SubscriberTooSlow, publish, pubsub_client
 from core.redis import redis
 from tests.helpers.pubsub import wait_for_subscribers
 
 
 @pytest.fixture
 async def hub() -> Hub:
-    started = Hub(redis(), queue_size=4)
+    started = Hub(pubsub_client(), queue_size=4)
     await started.start()
     yield started
     await started.stop()
+    await started.client.aclose()
+
+
+async def test_subscribing_while_the_reader_waits_never_races_it(hub: Hub) -> None:
+    # Given the hub's reader waiting on its pub/sub connection, which makes no health-check pings (a ping
+    # sent by a subscribing coroutine would race the reader for the replies)
+    assert hub.client.connection_pool.connection_kwargs.get("health_check_interval", 0) == 0
+    # When channels are subscribed and left back to back, the reader idle in between
+    failures = []
+    for n in range(30):
+        try:
+            async with hub.subscribe(f"room:churn:{n}"):
+                pass
+        except Exception as error:
+            failures.append(repr(error))
+        await asyncio.sleep(0.005)
+    # Then every subscription was confirmed
+    assert failures == []
 
 
 async def test_a_channel_is_subscribed_on_redis_once_however_many_local_subscribers(hub: Hub) -> None:
