@@ -1,16 +1,19 @@
-"""Demo accounts and a demo lecture for `studymate dev`, created through the real resolvers and only once."""
+"""Demo accounts, a demo lecture and demo subjects for `studymate dev`, made through the real resolvers and
+only once."""
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from core.auth import Role, UserActor
 from core.db import transaction
 from models.accounts import User
 from models.classroom import Lecture, TargetAction
+from models.study import Difficulty, Subject
 from resolvers import accounts, classroom
 from resolvers.classroom import StepDraft, UiTarget
+from resolvers.study.subjects import SubjectDraft, create_subject
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,37 @@ DEMO_STEPS = (
     ),
 )
 
+DEMO_SUBJECTS = (
+    SubjectDraft(
+        name="Smartphone Basics",
+        category="Digital Skills",
+        description="Calls, messages, photos and settings on an Android phone, one small step at a time.",
+        default_difficulty=Difficulty.EASY,
+        tags=["android", "messaging", "photos"],
+    ),
+    SubjectDraft(
+        name="Everyday English",
+        category="Languages",
+        description="Greetings, shopping and travel phrases for Korean speakers.",
+        tags=["english", "conversation", "travel"],
+    ),
+    SubjectDraft(
+        name="Personal Finance",
+        category="Life Skills",
+        description="Budgets, savings, and spotting scam messages before they cost money.",
+        default_difficulty=Difficulty.MEDIUM,
+        requires_premium=True,
+        tags=["money", "budgeting", "safety"],
+    ),
+    SubjectDraft(
+        name="Korean History",
+        category="History",
+        description="From Gojoseon to the modern republic: the people, places and turning points.",
+        default_difficulty=Difficulty.HARD,
+        tags=["korea", "joseon", "culture"],
+    ),
+)
+
 
 async def ensure_sample_data() -> list[DemoAccount]:
     for demo in DEMO_ACCOUNTS:
@@ -73,6 +107,7 @@ async def ensure_sample_data() -> list[DemoAccount]:
             # Roles above STUDENT are never chosen at registration; the dev stack grants them directly.
             result.user.role = Role(demo.role)
     await _ensure_demo_lecture()
+    await _ensure_demo_subjects()
     return list(DEMO_ACCOUNTS)
 
 
@@ -90,3 +125,14 @@ async def _ensure_demo_lecture() -> None:
             db, actor, DEMO_LECTURE, "Seniors learn to share a photo with family, step by step."
         )
         await classroom.create_task(db, actor, lecture.id, "Send a photo", None, list(DEMO_STEPS))
+
+
+async def _ensure_demo_subjects() -> None:
+    async with transaction() as db:
+        admin = await accounts.find_by_email(db, DEMO_ACCOUNTS[0].email)
+        assert isinstance(admin, User)
+        actor = UserActor(admin.id, Role.ADMIN)
+        existing = set((await db.execute(select(func.lower(col(Subject.name))))).scalars())
+        for draft in DEMO_SUBJECTS:
+            if draft.name.lower() not in existing:
+                await create_subject(db, actor, draft)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, TypeDecorator, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped
 
@@ -95,7 +95,11 @@ _BIGINT = 2**63
 def _parse(key: InstrumentedAttribute[Any], raw: str) -> Any:
     """The sort-key value a cursor names, or BadInput: cursors come back from clients, so anything that
     Postgres or the driver would refuse (naive or out-of-range times, NUL, huge numbers) is refused here."""
-    python_type = key.type.python_type
+    column_type = key.type
+    # SQLModel's AutoString (every `str` field) is a TypeDecorator whose own python_type is `object`.
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    python_type = column_type.python_type
     try:
         if python_type is datetime:
             moment = datetime.fromisoformat(raw)

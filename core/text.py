@@ -7,6 +7,7 @@ never what a person meant to type. Multi-line fields keep newlines and tabs. Fre
 """
 
 import math
+import re
 import unicodedata
 from typing import Any
 
@@ -17,6 +18,7 @@ NAME = 255
 TEXT = 2000
 MESSAGE = 500
 SHORT = 64
+LANGUAGE = 16
 # Deeply nested JSON costs recursion on every reader; nobody's event data needs more than this.
 MAX_JSON_DEPTH = 16
 
@@ -72,6 +74,19 @@ def required(value: str | None, field: str, *, max_length: int, multi_line: bool
     """`clean` for a field that must hold text."""
     cleaned = clean(value, field, max_length=max_length, required=True, multi_line=multi_line)
     assert cleaned is not None
+    return cleaned
+
+
+# BCP-47 in shape, not by registry: a language subtag, then hyphenated subtags (`ko`, `en-US`, `zh-Hant-TW`).
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
+
+
+def language_tag(value: str | None, field: str) -> str:
+    """A language tag such as `ko` or `en-US`, trimmed and kept as typed; BadInput naming `field`
+    otherwise."""
+    cleaned = clean(value, field, max_length=LANGUAGE) or ""
+    if not _LANGUAGE_TAG.fullmatch(cleaned):
+        raise BadInput("Language must be a language tag such as ko or en-US", field=field)
     return cleaned
 
 

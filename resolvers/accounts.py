@@ -26,7 +26,6 @@ MAX_PASSWORD_LENGTH = 128
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
 MAX_BIO_LENGTH = 1000
-MAX_LANGUAGE_LENGTH = 16
 INVALID_CREDENTIALS = "Invalid email or password"
 _TIMEZONES = frozenset(available_timezones())
 
@@ -251,10 +250,7 @@ async def update_profile(db: AsyncSession, actor: Actor, changes: ProfileChanges
             raise BadInput("Unknown time zone", field="timezone")
         user.timezone = changes.timezone
     if changes.language is not None:
-        language = text.clean(changes.language, "language", max_length=MAX_LANGUAGE_LENGTH) or ""
-        if len(language) < 2:
-            raise BadInput("Language must be a language tag such as ko or en-US", field="language")
-        user.language = language
+        user.language = text.language_tag(changes.language, "language")
     if changes.digital_level is not None:
         user.digital_level = changes.digital_level
     user.updated_at = utcnow()

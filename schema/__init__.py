@@ -21,14 +21,22 @@ from schema.limits import depth_limit
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.persisted_queries import PersistedQueries
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
+from schema.study import StudyMutation, StudyQuery
 from schema.telemetry import OperationTelemetry
 
 Query = merge_types(
-    "Query", (AccountsQuery, ClassroomQuery, RecordingsQuery, NotificationsQuery, BillingQuery)
+    "Query", (AccountsQuery, ClassroomQuery, RecordingsQuery, StudyQuery, NotificationsQuery, BillingQuery)
 )
 Mutation = merge_types(
     "Mutation",
-    (AccountsMutation, ClassroomMutation, RecordingsMutation, NotificationsMutation, BillingMutation),
+    (
+        AccountsMutation,
+        ClassroomMutation,
+        RecordingsMutation,
+        StudyMutation,
+        NotificationsMutation,
+        BillingMutation,
+    ),
 )
 Subscription = merge_types(
     "Subscription", (ClassroomSubscription, RecordingsSubscription, NotificationsSubscription)
