@@ -14,9 +14,9 @@ from core.db import engine, read_session, transaction
 from models.study import Difficulty, Subject
 from resolvers.study import subjects
 from sample_data import DEMO_SUBJECTS, ensure_sample_data
-from tests.client import error_code
-from tests.conftest import count_queries
-from tests.factories import Account, make_account
+from tests.helpers.client import error_code
+from tests.helpers.db import count_queries
+from tests.helpers.factories import Account, make_account
 
 FIELDS = "id name category description defaultDifficulty requiresPremium tags averageRating"
 CREATE = f"mutation($input: SubjectInput!) {{ createSubject(input: $input) {{ {FIELDS} }} }}"

@@ -10,8 +10,8 @@ from core.auth import Role, UserActor
 from core.db import read_session, transaction
 from models.study import Difficulty, StudySettings, Subject, SummaryLength
 from resolvers.study import subjects
-from tests.client import error_code
-from tests.factories import Account, make_account
+from tests.helpers.client import error_code
+from tests.helpers.factories import Account, make_account
 
 FIELDS = "id subject { id name defaultDifficulty } difficulty dailyGoalMinutes summaryLength language saved"
 SETTINGS = f"query($subjectId: ID!) {{ studySettings(subjectId: $subjectId) {{ {FIELDS} }} }}"
