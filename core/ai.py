@@ -410,10 +410,11 @@ def _schema_name(model: type[BaseModel]) -> str:
 # ---- the strict schema ------------------------------------------------------------------------------
 
 # The part of JSON Schema that strict structured outputs accept on every OpenAI-compatible provider.
-# Length, pattern, range and format constraints are left to the Pydantic validation that follows.
+# Length, pattern, range and format constraints are left to the Pydantic validation that follows;
+# titles (Pydantic's field names again) only cost tokens.
 _STRICT_KEYWORDS = frozenset(
     {"type", "properties", "required", "additionalProperties", "items", "anyOf", "enum", "const"}
-    | {"$ref", "$defs", "description", "title"}
+    | {"$ref", "$defs", "description"}
 )
 
 
