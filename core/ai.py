@@ -24,7 +24,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import anthropic
 import openai
@@ -34,6 +34,7 @@ from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJ
 from pydantic import BaseModel, ValidationError
 
 from core.errors import AiUnavailable
+from core.json_schema import strict_json_schema
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ async def complete(
     settings = settings or get_settings()
 
     async def ask(provider: Provider, deadline: _Deadline) -> Completion:
-        output = _JSON_OBJECT if json_output else None
+        output: _Output = "json_object" if json_output else None
         reply = await _call(provider, settings, deadline, system, prompt, max_tokens, output)
         text = reply.answer if isinstance(reply.answer, str) else json.dumps(reply.answer)
         return Completion(text, provider.name, reply.model, reply.input_tokens, reply.output_tokens)
@@ -199,7 +200,7 @@ async def _first_answer(settings: Settings, ask: Callable[[Provider, _Deadline],
                     failures.append(f"{current.name}: {_describe(error)}")
                 except InvalidAnswer as error:
                     failures.append(f"{current.name}: answered invalidly twice ({error})")
-                logger.warning("AI provider %s failed (%s)", current.name, failures[-1])
+                logger.warning("AI provider failed: %s", failures[-1])
     except TimeoutError:
         failures.append(f"{current.name}: out of time")
         logger.warning("AI deadline of %gs passed while asking %s", deadline.seconds, current.name)
@@ -219,11 +220,8 @@ def _describe(error: Exception) -> str:
 # ---- one call over a provider's wire ----------------------------------------------------------------
 
 
-class _JsonObject:
-    """Asks an OpenAI-compatible provider for any JSON object (free-form `complete`)."""
-
-
-_JSON_OBJECT = _JsonObject()
+# What a call asks for: an instance of a model, any JSON object (OpenAI-compatible only), or free text.
+_Output = type[BaseModel] | Literal["json_object"] | None
 
 
 @dataclass(frozen=True)
@@ -254,7 +252,7 @@ async def _call(
     system: str,
     prompt: str,
     max_tokens: int,
-    output: type[BaseModel] | _JsonObject | None,
+    output: _Output,
 ) -> _Reply:
     timeout = deadline.call_timeout(settings)
     if provider.wire is Wire.ANTHROPIC:
@@ -270,7 +268,7 @@ async def _ask_openai(
     system: str,
     prompt: str,
     max_tokens: int,
-    output: type[BaseModel] | _JsonObject | None,
+    output: _Output,
 ) -> _Reply:
     messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": system},
@@ -405,63 +403,6 @@ def _strip_fence(text: str) -> str:
 def _schema_name(model: type[BaseModel]) -> str:
     """Response formats and tools are named by `^[a-zA-Z0-9_-]{1,64}$`."""
     return re.sub(r"[^a-zA-Z0-9_-]", "_", model.__name__)[:64]
-
-
-# ---- the strict schema ------------------------------------------------------------------------------
-
-# The part of JSON Schema that strict structured outputs accept on every OpenAI-compatible provider.
-# Length, pattern, range and format constraints are left to the Pydantic validation that follows;
-# titles (Pydantic's field names again) only cost tokens.
-_STRICT_KEYWORDS = frozenset(
-    {"type", "properties", "required", "additionalProperties", "items", "anyOf", "enum", "const"}
-    | {"$ref", "$defs", "description"}
-)
-
-
-def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """`model`'s JSON schema as OpenAI's strict structured outputs accept it.
-
-    Every object closes (`additionalProperties: false`) and requires all its properties: an Optional
-    field stays nullable (the model answers null), a field with a default must be given. Definitions
-    stay in `$defs`; a `$ref` with siblings (a description) is inlined, which strict mode requires.
-    Free-form mappings (`dict[str, X]`) cannot be expressed and are refused.
-    """
-    root = model.model_json_schema()
-    definitions: dict[str, dict[str, Any]] = root.get("$defs", {})
-    strict = _strict(root, definitions, path=model.__name__)
-    if definitions:
-        strict["$defs"] = {
-            name: _strict(definition, definitions, path=name) for name, definition in definitions.items()
-        }
-    return strict
-
-
-def _strict(node: dict[str, Any], definitions: dict[str, dict[str, Any]], path: str) -> dict[str, Any]:
-    kept = {key: value for key, value in node.items() if key in _STRICT_KEYWORDS and key != "$defs"}
-    if len(node.get("allOf", ())) == 1:
-        # Older Pydantic wraps a reference with a description in a one-item allOf.
-        kept = {**node["allOf"][0], **kept}
-    if "$ref" in kept and len(kept) > 1:
-        reference = kept.pop("$ref")
-        kept = {**definitions[reference.removeprefix("#/$defs/")], **kept}
-        return _strict(kept, definitions, path)
-    strict: dict[str, Any] = {}
-    for key, value in kept.items():
-        if key == "properties":
-            strict[key] = {name: _strict(sub, definitions, f"{path}.{name}") for name, sub in value.items()}
-        elif key == "items" and isinstance(value, dict):
-            strict[key] = _strict(value, definitions, f"{path}[]")
-        elif key == "anyOf":
-            strict[key] = [_strict(variant, definitions, path) for variant in value]
-        else:
-            strict[key] = value
-    if strict.get("type") == "object":
-        if strict.get("additionalProperties", False) is not False:
-            raise TypeError(f"{path}: strict structured outputs cannot express a free-form mapping")
-        strict["properties"] = strict.get("properties", {})
-        strict["required"] = list(strict["properties"])
-        strict["additionalProperties"] = False
-    return strict
 
 
 # ---- one SDK client per provider and process --------------------------------------------------------

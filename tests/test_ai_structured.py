@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from core import ai
 from core.errors import AiUnavailable
+from core.json_schema import strict_json_schema
 from core.settings import get_settings
 from tests.fake_ai_server import FakeAiServer, fake_ai_server
 
@@ -81,7 +82,7 @@ async def ask() -> ai.Structured[Question]:
 def test_the_strict_schema_closes_every_object_and_requires_every_property() -> None:
     # Given a model with a nested model used three ways, an enum, a list, an Optional and defaults
     # When its strict schema is built
-    schema = ai.strict_json_schema(Question)
+    schema = strict_json_schema(Question)
     # Then every object is closed and requires all its properties; Optionals stay nullable; the
     # constraints and defaults strict mode refuses are gone; a $ref with a description is inlined
     choice = {
@@ -119,7 +120,7 @@ def test_a_free_form_mapping_has_no_strict_schema() -> None:
         counts: dict[str, int]
 
     with pytest.raises(TypeError, match=r"Tally\.counts: strict structured outputs cannot express"):
-        ai.strict_json_schema(Tally)
+        strict_json_schema(Tally)
 
 
 async def test_openai_is_asked_for_strict_json_schema_output(providers, fake) -> None:
@@ -132,7 +133,7 @@ async def test_openai_is_asked_for_strict_json_schema_output(providers, fake) ->
     assert api == "openai"
     assert body["response_format"] == {
         "type": "json_schema",
-        "json_schema": {"name": "Question", "schema": ai.strict_json_schema(Question), "strict": True},
+        "json_schema": {"name": "Question", "schema": strict_json_schema(Question), "strict": True},
     }
     assert body["messages"] == [
         {"role": "system", "content": "system words"},
