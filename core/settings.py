@@ -75,8 +75,11 @@ class Settings(BaseSettings):
     together_base_url: str = "https://api.together.xyz/v1"
     together_model: str = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
     ai_provider_order: StringList = Field(default_factory=lambda: ["openai", "anthropic", "together"])
+    # One attempt's timeout, and the SDKs' own retries (kept small): every AI call, its retries and its
+    # fallbacks to the next provider, ends within the deadline.
     ai_timeout_seconds: float = 30.0
-    ai_max_retries: int = 2
+    ai_max_retries: int = 1
+    ai_deadline_seconds: float = 60.0
 
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None

@@ -5,20 +5,21 @@ only while the recording is still PROCESSING that version, so a stale or duplica
 a newer result. Events may still be on their way through Kafka when the analysis is asked for; the job
 first waits for the drain to catch up with the topic as it was then.
 
-With an AI provider configured, the (redacted) actions go to the LLM in chunks; each answer is
-validated as a list of `AnalyzedStep` (the shape steps are stored in), an invalid one is asked again
-once, and a second failure (or no provider at all) falls back to the deterministic segmenter, with the
-reason in `analysisError`.
+With an AI provider configured, the (redacted) actions go to the LLM in chunks through `ai.structured`:
+each answer is a list of `AnalyzedStep` (the shape steps are stored in) citing only events of its chunk;
+an invalid one is asked again once, then the next provider is asked, and when no provider gives a valid
+answer in time (or none is configured) the deterministic segmenter makes the steps, with the reason in
+`analysisError`.
 """
 
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from core import ai
 from core.db import read_session, transaction
@@ -47,20 +48,15 @@ SCROLL, INPUT (typing) and NAVIGATE (a new screen), with the on-screen element o
 Group actions into the steps a learner must do, in order. Leave out accidental or repeated actions.
 Write short, warm, concrete sentences: one action per step, name what to look for on the screen.
 Never repeat text marked "sensitive" or "[redacted]".
-Answer only with JSON: {"steps": [{"title": str, "description": str, "target_action": one of CLICK,
-LONG_CLICK, SCROLL, INPUT, NAVIGATE, "target": {"view_id", "text", "content_description", "bounds",
-"package_name", "class_name"}, "source_event_ids": [ids of the actions of this step], "guide_text": str,
-"voice_guide_text": str (one short sentence to be read aloud)}]}"""
+Answer with the steps: for each, its title, description, target_action, the on-screen target, the
+source_event_ids (ids of the actions of this step), guide_text and voice_guide_text (one short sentence
+to be read aloud)."""
 
 
 class AiAnswer(BaseModel):
     """The LLM's answer: analysed steps, validated by the model they are stored as."""
 
     steps: list[AnalyzedStep] = Field(min_length=1)
-
-
-class InvalidAnswer(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -70,28 +66,18 @@ class Analysis:
     error: str | None
 
 
-def parse_answer(text: str, actions: Sequence[Action]) -> list[AnalyzedStep]:
-    """The answer's steps, or InvalidAnswer when it is not JSON of the schema or cites unknown events."""
-    try:
-        answer = AiAnswer.model_validate_json(_strip_fence(text))
-    except ValidationError as error:
-        raise InvalidAnswer(
-            f"the answer does not match the step schema ({error.error_count()} errors)"
-        ) from error
+def cites_only(actions: Sequence[Action]) -> Callable[[AiAnswer], None]:
+    """A check of an answer: its steps cite only events of `actions` (InvalidAnswer otherwise)."""
     known = {action.event_id for action in actions}
-    for step in answer.steps:
-        unknown = [event_id for event_id in step.source_event_ids if event_id not in known]
-        if unknown:
-            raise InvalidAnswer(f"the answer cites events that are not in the recording: {unknown[:3]}")
-    return answer.steps
 
+    def check(answer: AiAnswer) -> None:
+        for step in answer.steps:
+            unknown = [event_id for event_id in step.source_event_ids if event_id not in known]
+            if unknown:
+                cited = unknown[:3]
+                raise ai.InvalidAnswer(f"the answer cites events that are not in the recording: {cited}")
 
-def _strip_fence(text: str) -> str:
-    """Some models wrap JSON in a Markdown code fence even when told not to."""
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.split("\n", 1)[-1].rsplit("```", 1)[0]
-    return stripped
+    return check
 
 
 def _with_recorded_target(step: AnalyzedStep, actions: Sequence[Action]) -> AnalyzedStep:
@@ -121,14 +107,8 @@ async def _ask_chunk(
         + f"\nPart {part} of {parts} of the recording. Actions:\n"
         + json.dumps(redact_for_prompt(chunk), ensure_ascii=False)
     )
-    completion = await ai.complete(SYSTEM_PROMPT, prompt)
-    try:
-        return parse_answer(completion.text, chunk), completion.model
-    except InvalidAnswer as first:
-        logger.info("invalid AI answer for recording %s (%s); asking once more", recording.id, first)
-        retry = f"{prompt}\n\nYour previous answer was invalid: {first}. Answer with JSON of the schema only."
-        completion = await ai.complete(SYSTEM_PROMPT, retry)
-        return parse_answer(completion.text, chunk), completion.model
+    answer = await ai.structured(AiAnswer, system=SYSTEM_PROMPT, prompt=prompt, check=cites_only(chunk))
+    return answer.value.steps, answer.model
 
 
 async def analyse(recording: Recording, actions: Sequence[Action]) -> Analysis:
@@ -146,9 +126,6 @@ async def analyse(recording: Recording, actions: Sequence[Action]) -> Analysis:
             steps += [_with_recorded_target(step, chunk) for step in answer]
     except AiUnavailable as error:
         return Analysis(segment(actions), SEGMENTER_MODEL, f"{error.message}; steps made by the segmenter")
-    except InvalidAnswer as error:
-        reason = f"The AI answered invalidly twice ({error}); steps made by the segmenter"
-        return Analysis(segment(actions), SEGMENTER_MODEL, reason)
     return Analysis(steps, ", ".join(dict.fromkeys(models)), None)
 
 

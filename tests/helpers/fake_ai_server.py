@@ -2,7 +2,8 @@
 
 Tests script its answers in order (`reply`, `fail`, `stall`); when the script is empty it answers with
 `default`, a function of the prompt. Every request body is kept, so a test can check what left for an
-LLM.
+LLM, with the client port it came from (`peers`: a reused connection keeps its port). Asked with tools
+(Anthropic's forced tool call), an answer that is a JSON object comes back as the tool's input.
 """
 
 import asyncio
@@ -35,6 +36,7 @@ class Scripted:
 class FakeAiServer:
     default: Answer = lambda prompt: '{"ok": true}'
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    peers: list[int] = field(default_factory=list)
     script: deque[Scripted] = field(default_factory=deque)
     port: int = 0
 
@@ -62,6 +64,7 @@ class FakeAiServer:
     async def _answer(self, api: str, request: Request) -> tuple[Scripted, str]:
         body = await request.json()
         self.requests.append((api, body))
+        self.peers.append(request.client.port if request.client else 0)
         scripted = self.script.popleft() if self.script else Scripted()
         if scripted.delay:
             await asyncio.sleep(scripted.delay)
@@ -92,19 +95,32 @@ class FakeAiServer:
         if scripted.status != 200:
             error = {"type": "error", "error": {"type": "overloaded_error", "message": "scripted failure"}}
             return JSONResponse(error, status_code=scripted.status)
-        model = (await request.json())["model"]
+        body = await request.json()
+        content: dict[str, Any] = {"type": "text", "text": text}
+        tool_input = _json_object(text) if body.get("tools") else None
+        if tool_input is not None:
+            name = body["tools"][0]["name"]
+            content = {"type": "tool_use", "id": "toolu_fake", "name": name, "input": tool_input}
         return JSONResponse(
             {
                 "id": "msg_fake",
                 "type": "message",
                 "role": "assistant",
-                "model": model,
-                "content": [{"type": "text", "text": text}],
-                "stop_reason": "end_turn",
+                "model": body["model"],
+                "content": [content],
+                "stop_reason": "tool_use" if tool_input is not None else "end_turn",
                 "stop_sequence": None,
                 "usage": {"input_tokens": 13, "output_tokens": 5},
             }
         )
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _user_prompt(api: str, body: dict[str, Any]) -> str:

@@ -149,8 +149,8 @@ async def test_two_invalid_answers_fall_back_to_the_segmenter_and_say_why(gql, d
     # Then the segmenter's steps are used and the reason is given
     assert result["status"] == "ANALYZED"
     assert result["analysisError"] == (
-        "The AI answered invalidly twice (the answer cites events that are not in the recording: "
-        "['not-an-event']); steps made by the segmenter"
+        "No AI provider could answer (openai: answered invalidly twice (the answer cites events that are "
+        "not in the recording: ['not-an-event'])); steps made by the segmenter"
     )
     assert [s["title"] for s in result["analysis"]] == [title for _, title, _ in SEGMENTED]
 
