@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broadcast.hub import start_hub, stop_hub
-from core import ai, health, metrics
+from core import ai_providers, health, metrics
 from core.asgi import BodyLimit, ForwardedClient, trusted_networks
 from core.db import dispose_engine
 from core.jobs import close_job_queue
@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             unregister_kafka_metrics()
             await probe.close()
             await close_activity_producer()
-            await ai.close_clients()
+            await ai_providers.close_clients()
             await stop_hub()
             await close_job_queue()
             await close_redis()

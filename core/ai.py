@@ -23,8 +23,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import anthropic
 import openai
@@ -33,6 +32,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJSONSchema
 from pydantic import BaseModel, ValidationError
 
+from core.ai_providers import Provider, Wire, anthropic_client, configured_providers, openai_client
 from core.errors import AiUnavailable
 from core.json_schema import strict_json_schema
 from core.settings import Settings, get_settings
@@ -43,20 +43,6 @@ DEFAULT_MAX_TOKENS = 4096
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
-
-
-class Wire(StrEnum):
-    OPENAI = "openai"
-    ANTHROPIC = "anthropic"
-
-
-@dataclass(frozen=True)
-class Provider:
-    name: str
-    wire: Wire
-    model: str
-    api_key: str
-    base_url: str | None
 
 
 @dataclass(frozen=True)
@@ -83,35 +69,6 @@ class Structured(Generic[T]):
 class InvalidAnswer(Exception):
     """An answer that does not satisfy the model or the caller's check; the message says why, and is
     shown to the model when it is asked again."""
-
-
-def configured_providers(settings: Settings | None = None) -> list[Provider]:
-    settings = settings or get_settings()
-    available = {
-        "openai": Provider(
-            "openai",
-            Wire.OPENAI,
-            settings.openai_model,
-            settings.openai_api_key or "",
-            settings.openai_base_url,
-        ),
-        "anthropic": Provider(
-            "anthropic",
-            Wire.ANTHROPIC,
-            settings.anthropic_model,
-            settings.anthropic_api_key or "",
-            settings.anthropic_base_url,
-        ),
-        "together": Provider(
-            "together",
-            Wire.OPENAI,
-            settings.together_model,
-            settings.together_api_key or "",
-            settings.together_base_url,
-        ),
-    }
-    order = [name.strip().lower() for name in settings.ai_provider_order]
-    return [available[name] for name in order if name in available and available[name].api_key]
 
 
 # ---- the two calls ----------------------------------------------------------------------------------
@@ -286,7 +243,7 @@ async def _ask_openai(
         }
     elif output is not None:
         response_format = {"type": "json_object"}
-    response = await _openai_client(provider, settings).chat.completions.create(
+    response = await openai_client(provider, settings).chat.completions.create(
         model=provider.model,
         messages=messages,
         max_tokens=max_tokens,
@@ -320,7 +277,7 @@ async def _ask_anthropic(
     max_tokens: int,
     output: type[BaseModel] | None,
 ) -> _Reply:
-    client = _anthropic_client(provider, settings)
+    client = anthropic_client(provider, settings)
     if output is None:
         response = await client.messages.create(
             model=provider.model,
@@ -403,50 +360,3 @@ def _strip_fence(text: str) -> str:
 def _schema_name(model: type[BaseModel]) -> str:
     """Response formats and tools are named by `^[a-zA-Z0-9_-]{1,64}$`."""
     return re.sub(r"[^a-zA-Z0-9_-]", "_", model.__name__)[:64]
-
-
-# ---- one SDK client per provider and process --------------------------------------------------------
-
-_ClientKey = tuple[str, str, str | None, int]
-_openai_clients: dict[_ClientKey, openai.AsyncOpenAI] = {}
-_anthropic_clients: dict[_ClientKey, anthropic.AsyncAnthropic] = {}
-
-
-def _client_key(provider: Provider, settings: Settings) -> _ClientKey:
-    return (provider.name, provider.api_key, provider.base_url, settings.ai_max_retries)
-
-
-def _client_options(provider: Provider, settings: Settings) -> dict[str, Any]:
-    """The SDKs apply the timeout to each attempt and back off exponentially between retries."""
-    return {
-        "api_key": provider.api_key,
-        "base_url": provider.base_url,
-        "timeout": settings.ai_timeout_seconds,
-        "max_retries": settings.ai_max_retries,
-    }
-
-
-def _openai_client(provider: Provider, settings: Settings) -> openai.AsyncOpenAI:
-    key = _client_key(provider, settings)
-    if key not in _openai_clients:
-        _openai_clients[key] = openai.AsyncOpenAI(**_client_options(provider, settings))
-    return _openai_clients[key]
-
-
-def _anthropic_client(provider: Provider, settings: Settings) -> anthropic.AsyncAnthropic:
-    key = _client_key(provider, settings)
-    if key not in _anthropic_clients:
-        _anthropic_clients[key] = anthropic.AsyncAnthropic(**_client_options(provider, settings))
-    return _anthropic_clients[key]
-
-
-async def close_clients() -> None:
-    """Closes the SDK clients (their connection pools); the next call builds them again."""
-    clients: list[openai.AsyncOpenAI | anthropic.AsyncAnthropic] = [
-        *_openai_clients.values(),
-        *_anthropic_clients.values(),
-    ]
-    _openai_clients.clear()
-    _anthropic_clients.clear()
-    for client in clients:
-        await client.close()

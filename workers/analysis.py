@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from core import ai
+from core import ai, ai_providers
 from core.db import read_session, transaction
 from core.errors import AiUnavailable
 from core.jobs import job_queue
@@ -112,7 +112,7 @@ async def _ask_chunk(
 
 
 async def analyse(recording: Recording, actions: Sequence[Action]) -> Analysis:
-    if not ai.configured_providers():
+    if not ai_providers.configured_providers():
         return Analysis(
             segment(actions), SEGMENTER_MODEL, "No AI provider is configured; steps made by the segmenter"
         )

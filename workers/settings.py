@@ -12,7 +12,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from core import ai
+from core import ai_providers
 from core.db import dispose_engine
 from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
@@ -35,7 +35,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if drain is not None:
         drain.stop()
         await ctx["drain_task"]
-    await ai.close_clients()
+    await ai_providers.close_clients()
     await close_job_queue()
     await close_redis()
     await dispose_engine()

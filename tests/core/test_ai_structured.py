@@ -8,11 +8,11 @@ from enum import StrEnum
 import pytest
 from pydantic import BaseModel, Field
 
-from core import ai
+from core import ai, ai_providers
 from core.errors import AiUnavailable
 from core.json_schema import strict_json_schema
 from core.settings import get_settings
-from tests.fake_ai_server import FakeAiServer, fake_ai_server
+from tests.helpers.fake_ai_server import FakeAiServer, fake_ai_server
 
 
 class Level(StrEnum):
@@ -55,7 +55,7 @@ INVALID = json.dumps({**QUESTION, "choices": [CHOICE]})  # fewer than two choice
 async def fake() -> AsyncIterator[FakeAiServer]:
     async with fake_ai_server(lambda prompt: VALID) as server:
         yield server
-    await ai.close_clients()
+    await ai_providers.close_clients()
 
 
 @pytest.fixture
