@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterab
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from core.settings import get_settings
@@ -27,10 +27,11 @@ _AFTER_COMMIT = "after_commit"
 
 _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
+_read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 
 def engine() -> AsyncEngine:
-    global _engine, _sessionmaker
+    global _engine, _sessionmaker, _read_sessionmaker
     if _engine is None:
         settings = get_settings()
         _engine = create_async_engine(
@@ -40,6 +41,10 @@ def engine() -> AsyncEngine:
             pool_pre_ping=True,
         )
         _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
+        # Reads run in autocommit: each statement sees its own snapshot, as it would inside a READ
+        # COMMITTED transaction, without a BEGIN and a ROLLBACK round trip around every short session.
+        reads = _engine.execution_options(isolation_level="AUTOCOMMIT")
+        _read_sessionmaker = async_sessionmaker(reads, expire_on_commit=False)
     return _engine
 
 
@@ -50,16 +55,20 @@ def sessionmaker() -> async_sessionmaker[AsyncSession]:
 
 
 async def dispose_engine() -> None:
-    global _engine, _sessionmaker
+    global _engine, _sessionmaker, _read_sessionmaker
     if _engine is not None:
         await _engine.dispose()
     _engine = None
     _sessionmaker = None
+    _read_sessionmaker = None
 
 
 @asynccontextmanager
 async def read_session() -> AsyncIterator[AsyncSession]:
-    async with sessionmaker()() as session:
+    """A session for reads only: its statements run in autocommit, so nothing it does is rolled back."""
+    engine()
+    assert _read_sessionmaker is not None
+    async with _read_sessionmaker() as session:
         yield session
 
 
@@ -95,6 +104,17 @@ def grouped_by_key(keys: Sequence[K], rows: Iterable[R], key: Callable[[R], K]) 
     for row in rows:
         groups[key(row)].append(row)
     return [groups.get(k, []) for k in keys]
+
+
+def record_select(fields: Sequence[str], model: type[Any]) -> Select[Any]:
+    """A Core SELECT of `model`'s columns named `fields`, in that order (a NamedTuple's `_fields`)."""
+    table = model.__table__
+    return select(*(table.c[name] for name in fields))
+
+
+async def records(db: AsyncSession, make: Callable[..., R], statement: Select[Any]) -> list[R]:
+    """`statement`'s rows as `make(*row)`: plain tuples for read paths, no ORM instance per row."""
+    return [make(*row) for row in await db.execute(statement)]
 
 
 async def rows_by_ids(db: AsyncSession, model: type[R], ids: Sequence[uuid.UUID]) -> list[R | None]:
