@@ -10,11 +10,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from itertools import chain
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session
 
+from core.response_cache import bump_content_version
 from core.settings import get_settings
 
 K = TypeVar("K", bound=Hashable)
@@ -24,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 Effect = Callable[[], Awaitable[object]]
 _AFTER_COMMIT = "after_commit"
+_CACHED_WRITE = "wrote_cached_content"
+_FEEDS_CACHED_READS = "feeds_cached_reads"
 
 _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
@@ -79,6 +84,9 @@ async def transaction() -> AsyncIterator[AsyncSession]:
         async with session.begin():
             yield session
         effects: list[Effect] = session.info.pop(_AFTER_COMMIT, [])
+        if session.info.pop(_CACHED_WRITE, False) and get_settings().response_cache:
+            # First, so that the version has moved before anything (or anyone) hears of the change.
+            effects.insert(0, bump_content_version)
     for effect in effects:
         try:
             await effect()
@@ -89,6 +97,36 @@ async def transaction() -> AsyncIterator[AsyncSession]:
 
 def after_commit(db: AsyncSession, effect: Effect) -> None:
     db.info.setdefault(_AFTER_COMMIT, []).append(effect)
+
+
+# Writes that invalidate the response cache (core/response_cache.py), noticed wherever they come from:
+# ORM flushes and INSERT/UPDATE/DELETE statements alike, so no write path can forget to.
+
+
+def feeds_cached_reads(*tables: Table) -> None:
+    """Marks tables whose rows cached responses show: a commit that writes one bumps the content version."""
+    for table in tables:
+        table.info[_FEEDS_CACHED_READS] = True
+
+
+def _feeds_cached_reads(table: object) -> bool:
+    return isinstance(table, Table) and bool(table.info.get(_FEEDS_CACHED_READS))
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed_writes(session: Session, _flush_context: object) -> None:
+    for row in chain(session.new, session.dirty, session.deleted):
+        if _feeds_cached_reads(getattr(type(row), "__table__", None)):
+            session.info[_CACHED_WRITE] = True
+            return
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement_writes(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and _feeds_cached_reads(
+        getattr(state.statement, "table", None)
+    ):
+        state.session.info[_CACHED_WRITE] = True
 
 
 # Batch reads behind the DataLoaders: one statement per batch, answers in the order of the keys.

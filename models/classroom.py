@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
+from core.db import feeds_cached_reads
 from models.base import created_at_field, enum_type, id_field, timestamp_field
 
 
@@ -256,6 +257,11 @@ class HelpRequest(SQLModel, table=True):
     acknowledged_at: datetime | None = timestamp_field()
     resolved_at: datetime | None = timestamp_field()
     resolved_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+# What the response cache may serve (schema/response_cache.py) is read from these: writing one bumps the
+# cache's content version.
+feeds_cached_reads(Lecture.__table__, Task.__table__, Step.__table__)  # type: ignore[attr-defined]
 
 
 # Read records: what the hot read paths (the DataLoaders behind lectures → tasks → steps) load with Core,

@@ -19,6 +19,7 @@ from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscri
 from schema.errors import DomainErrors, StudyMateSchema
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
+from schema.response_cache import ResponseCache
 from schema.telemetry import OperationTelemetry
 
 Query = merge_types("Query", (AccountsQuery, ClassroomQuery, RecordingsQuery, NotificationsQuery))
@@ -40,6 +41,8 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        # Does nothing unless RESPONSE_CACHE is set (read per request, so tests can turn it on).
+        ResponseCache,
     ]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)
