@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     response_cache: bool = False
     response_cache_seconds: float = 60.0
     response_cache_entries: int = 256
+    # permessage-deflate on websockets (uvicorn's default is on); off, since live frames are small.
+    websocket_per_message_deflate: bool = False
 
     openai_api_key: str | None = None
     openai_base_url: str | None = None
