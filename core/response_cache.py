@@ -63,6 +63,9 @@ class ResponseStore:
     def clear(self) -> None:
         self._items.clear()
 
+    def __len__(self) -> int:
+        return len(self._items)
+
 
 _store: ResponseStore | None = None
 

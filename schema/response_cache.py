@@ -66,11 +66,13 @@ class _Check(Visitor):
         super().__init__()
         self.type_info = type_info
         self.cacheable = True
+        self.reads_content = False
 
     def enter_field(self, node: FieldNode, *_args: object) -> object:
         name = node.name.value
         if name == "__typename":
             return None
+        self.reads_content = True
         parent = self.type_info.get_parent_type()
         if parent is None or name not in CACHEABLE.get(parent.name, frozenset()):
             self.cacheable = False
@@ -79,14 +81,15 @@ class _Check(Visitor):
 
 
 def cacheable(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> bool:
-    """A query whose every field (in any operation or fragment of the document) is in CACHEABLE."""
+    """A query whose every field (in any operation or fragment of the document) is in CACHEABLE, and that
+    reads some: `{ __typename }` costs less to run than a look-up of the content version."""
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation is not OperationType.QUERY:
         return False
     type_info = TypeInfo(schema)
     check = _Check(type_info)
     visit(document, TypeInfoVisitor(type_info, check))
-    return check.cacheable
+    return check.cacheable and check.reads_content
 
 
 _decisions: OrderedDict[tuple[str, str | None], bool] = OrderedDict()

@@ -198,3 +198,12 @@ async def test_converting_a_recording_is_seen_by_the_next_read(gql, cache_on, dr
     after, _ = await _run(gql, TREE, {"id": lecture_id}, owner.token)
     assert len(after["lecture"]["tasks"]) == len(before["lecture"]["tasks"]) + 1
     assert after["lecture"]["tasks"][-1]["id"] == task["convertRecordingToTask"]["id"]
+
+
+async def test_a_query_of_nothing_but_typenames_is_not_cached(gql, cache_on) -> None:
+    # Given the cache on
+    # When a query reads no field but __typename, twice
+    for _ in range(2):
+        assert await gql.data("{ __typename }") == {"__typename": "Query"}
+    # Then nothing was stored (running it is cheaper than looking up the content version)
+    assert len(store()) == 0
