@@ -11,7 +11,8 @@ The peer folder must be a writable copy on which `./setup.sh` has run (its .venv
     uv run python -m bench.peer --peer-dir /tmp/peer [--workers 2] [--duration 15] [--runs 1]
 
 StudyMate's Redis and Kafka run embedded (bench.harness); its settings come from the environment, so
-e.g. `RESPONSE_CACHE=true` measures with a response cache. `--skip-peer` reuses the peer's last results.
+e.g. `RESPONSE_CACHE=true` measures with a response cache. `--skip-peer --peer-label L` compares with the
+peer run in results/L instead of running it again.
 """
 
 import argparse
@@ -122,6 +123,7 @@ def main() -> None:
     parser.add_argument("--retries", type=int, default=1)
     parser.add_argument("--label", default="bench")
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--peer-label", help="compare with this earlier peer run (with --skip-peer)")
     args = parser.parse_args()
     peer: Path = args.peer_dir.resolve()
     env = _peer_env(args)
@@ -129,7 +131,8 @@ def main() -> None:
 
     _run([python, "pg.py", "start"], peer, env)
     pg_url = _run([python, "pg.py", "url"], peer, env).strip()
-    peer_label, ours_label = f"postgraphile-{args.label}", f"studymate-{args.label}"
+    peer_label = args.peer_label or f"postgraphile-{args.label}"
+    ours_label = f"studymate-{args.label}"
     if not args.skip_peer:
         _run([python, "pg.py", "load"], peer, env)
         _run(["./run_all.sh", peer_label], peer, {**env, "KEEP_RUNNING": "1", "GQL_PORT": "25000"})
@@ -147,9 +150,13 @@ def main() -> None:
         f"{'ours CPU ms/req':>15} {'CPU ratio':>9}   other procs (cores, peer / ours)"
     )
     for query in QUERIES:
-        if query not in theirs or query not in ours:
+        if query not in ours:
             continue
-        p, o = theirs[query], ours[query]
+        o = ours[query]
+        if query not in theirs:
+            print(f"{query:<8} {'-':>9} {o['rps']:>9.1f} {'-':>6}   {'-':>15} {o['server_ms']:>15.2f}")
+            continue
+        p = theirs[query]
         cpu_ratio = p["server_ms"] / max(o["server_ms"], 1e-9)
         print(
             f"{query:<8} {p['rps']:>9.1f} {o['rps']:>9.1f} {o['rps'] / p['rps']:>5.2f}x   "
