@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broadcast.hub import start_hub, stop_hub
 from core import health, metrics
+from core.asgi import BodyLimit, ForwardedClient, trusted_networks
 from core.db import dispose_engine
 from core.jobs import close_job_queue
 from core.kafka import close_activity_producer, kafka_degraded_reason, scrape_kafka_metrics
@@ -28,6 +29,7 @@ from core.settings import Settings, get_settings
 from resolvers.recordings.ingest import drain_figures, scrape_dead_letters
 from schema import build_schema
 from schema.graphiql import STATIC_DIR, STATIC_PATH
+from schema.stripe_webhook import stripe_webhook
 from schema.view import GraphQLView
 
 access_logger = logging.getLogger("studymate.access")
@@ -114,8 +116,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     health.register_figures("kafka", drain_figures)
     graphql = GraphQLView(build_schema(settings), settings)
 
+    probe = health.ReadinessProbe(settings)
+
     async def readiness(request: Request) -> JSONResponse:
-        result = await health.readiness(settings)
+        result = await probe.readiness()
         return JSONResponse(result.as_json(), status_code=200 if result.ready else 503)
 
     async def metrics_text(request: Request) -> Response:
@@ -143,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             unregister_dead_letters()
             unregister_kafka_metrics()
+            await probe.close()
             await close_activity_producer()
             await stop_hub()
             await close_job_queue()
@@ -157,9 +162,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health/ready", readiness),
         Route("/metrics", metrics_text),
         Route("/.well-known/assetlinks.json", assetlinks),
+        Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
     ]
     middleware = [
+        # First, so the access log, rate limits and everything else see the real client address.
+        Middleware(ForwardedClient, trusted=trusted_networks(settings.trusted_proxies)),
         Middleware(RequestTelemetry, routes=routes),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,

@@ -146,8 +146,9 @@ def _api(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         # The app sets up JSON logging for every logger, uvicorn's too; uvicorn's own config is plain text.
         log_config=None,
-        # Behind a load balancer: trust X-Forwarded-* from FORWARDED_ALLOW_IPS (default 127.0.0.1).
-        proxy_headers=True,
+        # The app believes X-Forwarded-* only from TRUSTED_PROXIES (core/asgi.py); uvicorn's own handling
+        # would believe 127.0.0.1, which lets anyone on the machine choose their rate-limit address.
+        proxy_headers=False,
         # Protocol pings find dead websockets (phones drop off networks without closing them).
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,

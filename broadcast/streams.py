@@ -12,12 +12,12 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from broadcast.events import BroadcastEvent, decode
-from broadcast.hub import Event, Subscriber, hub
+from broadcast.hub import Event, Resubscribe, Subscriber, hub
 from core.redis import redis
 from models.base import utcnow
 
@@ -135,10 +135,12 @@ class _Feed(Generic[T]):
             await self._task
 
     async def _run(self) -> None:
-        async with AsyncExitStack() as stack, asyncio.TaskGroup() as watchers:
-            for channel in self._channels:
-                subscriber = await stack.enter_async_context(hub().subscribe(channel))
-                watchers.create_task(self._watch(subscriber))
+        async with asyncio.TaskGroup() as watchers:
+            subscribed = [asyncio.Event() for _ in self._channels]
+            for channel, confirmed in zip(self._channels, subscribed, strict=True):
+                watchers.create_task(self._watch(channel, confirmed))
+            for confirmed in subscribed:
+                await confirmed.wait()
             self._ready.set()
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -159,9 +161,17 @@ class _Feed(Generic[T]):
             for reader in self.readers:
                 reader.put(value)
 
-    async def _watch(self, subscriber: Subscriber) -> None:
-        async for _ in subscriber:
-            self._dirty.set()
+    async def _watch(self, channel: str, subscribed: asyncio.Event) -> None:
+        while True:
+            try:
+                async with hub().subscribe(channel) as subscriber:
+                    subscribed.set()
+                    async for _ in subscriber:
+                        self._dirty.set()
+                return
+            except Resubscribe:
+                # Whatever happened while events were missed shows in the next computation.
+                self._dirty.set()
 
 
 _feeds: dict[Hashable, _Feed[Any]] = {}

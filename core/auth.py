@@ -131,24 +131,40 @@ def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def actor_from_authorization(value: str | None) -> Actor:
-    """The principal behind an `Authorization` value; None when absent, Unauthenticated when invalid."""
+@dataclass(frozen=True)
+class Authentication:
+    actor: Actor
+    # When the token stops being valid; None without a token. A websocket outlives its token otherwise.
+    expires_at: datetime | None = None
+
+
+def authenticate(value: str | None) -> Authentication:
+    """The principal behind an `Authorization` value and the expiry of its token: no actor when absent,
+    Unauthenticated when invalid or expired."""
     if not value:
-        return None
+        return Authentication(None)
     scheme, _, token = value.strip().partition(" ")
     if not token:
         token, scheme = scheme, "bearer"
     if scheme.lower() != "bearer":
         raise Unauthenticated("Unsupported authorization scheme")
     header = _peek_type(token)
-    if header == "participant":
-        claims = _decode(token, "participant")
-        return ParticipantActor(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
-    claims = _decode(token, "access")
     try:
-        return UserActor(uuid.UUID(claims["sub"]), Role(claims["role"]))
-    except (KeyError, ValueError) as error:
+        if header == "participant":
+            claims = _decode(token, "participant")
+            actor: Actor = ParticipantActor(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
+        else:
+            claims = _decode(token, "access")
+            actor = UserActor(uuid.UUID(claims["sub"]), Role(claims["role"]))
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (KeyError, ValueError, TypeError, OverflowError) as error:
         raise Unauthenticated("Invalid token") from error
+    return Authentication(actor, expires_at)
+
+
+def actor_from_authorization(value: str | None) -> Actor:
+    """The principal behind an `Authorization` value; None when absent, Unauthenticated when invalid."""
+    return authenticate(value).actor
 
 
 def _peek_type(token: str) -> str | None:

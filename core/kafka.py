@@ -316,7 +316,7 @@ async def scrape_kafka_metrics() -> None:
     for partition, behind in lag.items():
         CONSUMER_LAG.labels(partition=str(partition)).set(behind)
     # redis-py types its asyncio commands as returning "Awaitable[dict] | dict".
-    stats = await redis().hgetall(DRAIN_STATS_KEY)  # type: ignore[misc]
+    stats = await redis().hgetall(DRAIN_STATS_KEY)  # type: ignore[misc]  # redis-py types its commands as sync-or-async
     if stats:
         DRAIN_ROWS_TOTAL.set(float(stats.get("rows_total", 0)))
         DRAIN_ROWS_PER_SECOND.set(float(stats.get("rows_per_second", 0)))

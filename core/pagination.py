@@ -7,7 +7,7 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_
@@ -19,6 +19,8 @@ from core.errors import BadInput
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# Ours are well under 200 characters; a longer one was not made here.
+MAX_CURSOR_LENGTH = 512
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,11 @@ def _encode(values: Sequence[Any]) -> str:
 
 
 def _decode(cursor: str, size: int) -> list[str]:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise BadInput("Invalid cursor", field="after")
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise BadInput("Invalid cursor", field="after") from error
     if not isinstance(values, list) or len(values) != size:
         raise BadInput("Invalid cursor", field="after")
@@ -84,14 +88,26 @@ def _attribute(key: Mapped[Any]) -> InstrumentedAttribute[Any]:
     return key
 
 
+# Postgres bigint; a larger number in a forged cursor would fail in the driver, not here.
+_BIGINT = 2**63
+
+
 def _parse(key: InstrumentedAttribute[Any], raw: str) -> Any:
+    """The sort-key value a cursor names, or BadInput: cursors come back from clients, so anything that
+    Postgres or the driver would refuse (naive or out-of-range times, NUL, huge numbers) is refused here."""
     python_type = key.type.python_type
     try:
         if python_type is datetime:
-            return datetime.fromisoformat(raw)
-        return python_type(raw)
-    except ValueError as error:
+            moment = datetime.fromisoformat(raw)
+            if moment.tzinfo is None:
+                raise ValueError("a cursor's time must carry its offset")
+            return moment.astimezone(UTC)
+        value = python_type(raw)
+    except (ValueError, OverflowError) as error:
         raise BadInput("Invalid cursor", field="after") from error
+    if (isinstance(value, str) and "\x00" in value) or (isinstance(value, int) and abs(value) >= _BIGINT):
+        raise BadInput("Invalid cursor", field="after")
+    return value
 
 
 def _after(keys: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], descending: bool) -> Any:

@@ -138,3 +138,7 @@ JOIN_CODE_GUESSES = RateLimit("join-code", capacity=10, refill_per_second=1 / 6)
 # Per participant: a help request is a notification to the instructor, so a stuck button mashed in
 # panic gives five at once and then one every 12 seconds (five a minute).
 HELP_REQUESTS = RateLimit("help-request", capacity=5, refill_per_second=5 / 60)
+# Each persisted-query registration stores a document in Redis for days. An app registers each of its
+# few dozen operations once per install; past a burst of 100 a client gets one every 10 s (the query
+# still runs, unstored).
+APQ_REGISTRATIONS = RateLimit("apq-register", capacity=100, refill_per_second=0.1)

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     kafka_consumer_group: str = "studymate-activity-drain"
 
     public_url: str = "http://127.0.0.1:8000"
+    # Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; nobody's by default.
+    trusted_proxies: StringList = Field(default_factory=list)
     cors_origins: StringList = Field(
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
     )
@@ -51,6 +53,12 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_parser_cache_size: int = 512
     persisted_query_ttl_seconds: int = 7 * 24 * 3600
+    # A persisted query longer than this runs but is not stored.
+    persisted_query_max_bytes: int = 32 * 1024
+    # A request body over this is refused with 413 while it streams in, before anything parses it.
+    max_body_bytes: int = 2 * 1024 * 1024
+    # Any list in an operation's variables; longer ones are refused before GraphQL coerces them.
+    graphql_max_list_items: int = 1000
     websocket_ping_seconds: float = 12.0
 
     # Participants a live session admits (everyone who ever joined it, so leaving and re-joining under
@@ -80,6 +88,11 @@ class Settings(BaseSettings):
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
+    stripe_webhook_tolerance_seconds: int = 300
+    stripe_timeout_seconds: float = 10.0
+    stripe_max_network_retries: int = 2
+    # Where Stripe Checkout and the customer portal send the user back to (the web app's billing page).
+    billing_return_url: str = "http://localhost:3000/billing"
 
     android_package_name: str = "dev.studymate.app"
     android_cert_fingerprints: StringList = Field(default_factory=list)

@@ -1,5 +1,5 @@
 """All tables, imported so that `SQLModel.metadata` is complete for Alembic and the tests."""
 
-from models import accounts, classroom, notifications, recordings
+from models import accounts, billing, classroom, notifications, recordings
 
-__all__ = ["accounts", "classroom", "notifications", "recordings"]
+__all__ = ["accounts", "billing", "classroom", "notifications", "recordings"]

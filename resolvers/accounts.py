@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from core import auth
+from core import auth, text
 from core.auth import Actor, Role, require_user
 from core.db import rows_by_ids, transaction
 from core.errors import BadInput, Conflict, NotFound, Unauthenticated
@@ -22,8 +22,11 @@ from models.base import utcnow
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
+# The users table's own limits, narrower than the general ones in core/text.
+MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
 MAX_BIO_LENGTH = 1000
+MAX_LANGUAGE_LENGTH = 16
 INVALID_CREDENTIALS = "Invalid email or password"
 _TIMEZONES = frozenset(available_timezones())
 
@@ -61,12 +64,14 @@ class AuthResult:
 
 
 def normalize_email(email: str) -> str:
+    cleaned = text.required(email, "email", max_length=MAX_EMAIL_LENGTH)
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized
+        return validate_email(cleaned, check_deliverability=False).normalized
     except EmailNotValidError as error:
         raise BadInput("Enter a valid email address", field="email") from error
 
 
+# Passwords are never cleaned or normalised: they are compared as typed, and only their hash is stored.
 def _check_password(password: str, field: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadInput(f"Password must be at least {MIN_PASSWORD_LENGTH} characters", field=field)
@@ -75,9 +80,8 @@ def _check_password(password: str, field: str) -> None:
 
 
 def _clean_name(name: str) -> str:
-    cleaned = " ".join(name.split())
-    if not 1 <= len(cleaned) <= MAX_NAME_LENGTH:
-        raise BadInput(f"Name must be 1 to {MAX_NAME_LENGTH} characters", field="name")
+    cleaned = text.clean(name, "name", max_length=MAX_NAME_LENGTH, required=True, collapse_spaces=True)
+    assert cleaned is not None
     return cleaned
 
 
@@ -138,8 +142,10 @@ async def login(email: str, password: str, client: ClientInfo) -> AuthResult:
     an error.
     """
     settings = get_settings()
+    # An address with control characters can be no account's; refusing it keeps it out of the history.
+    email = text.required(email, "email", max_length=MAX_EMAIL_LENGTH)
     async with transaction() as db:
-        user = await find_by_email(db, email.strip(), for_update=True)
+        user = await find_by_email(db, email, for_update=True)
         now = utcnow()
         locked = user is not None and user.locked_until is not None and user.locked_until > now
         valid = await auth.verify_password(user.password_hash if user else None, password)
@@ -150,7 +156,7 @@ async def login(email: str, password: str, client: ClientInfo) -> AuthResult:
         db.add(
             LoginAttempt(
                 user_id=user.id if user else None,
-                email=email.strip()[:254],
+                email=email,
                 ip_address=client.ip_address,
                 user_agent=(client.user_agent or "")[:300] or None,
                 succeeded=succeeded,
@@ -238,17 +244,15 @@ async def update_profile(db: AsyncSession, actor: Actor, changes: ProfileChanges
     if changes.name is not None:
         user.name = _clean_name(changes.name)
     if changes.bio is not None:
-        bio = changes.bio.strip()
-        if len(bio) > MAX_BIO_LENGTH:
-            raise BadInput(f"Bio must be at most {MAX_BIO_LENGTH} characters", field="bio")
-        user.bio = bio or None
+        user.bio = text.clean(changes.bio, "bio", max_length=MAX_BIO_LENGTH, multi_line=True)
     if changes.timezone is not None:
+        # An exact name from the tz database, which holds no control characters.
         if changes.timezone not in _TIMEZONES:
             raise BadInput("Unknown time zone", field="timezone")
         user.timezone = changes.timezone
     if changes.language is not None:
-        language = changes.language.strip()
-        if not 2 <= len(language) <= 16:
+        language = text.clean(changes.language, "language", max_length=MAX_LANGUAGE_LENGTH) or ""
+        if len(language) < 2:
             raise BadInput("Language must be a language tag such as ko or en-US", field="language")
         user.language = language
     if changes.digital_level is not None:

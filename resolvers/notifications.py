@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.events import UnknownEvent, decode
-from broadcast.hub import hub, publish
+from broadcast.hub import Resubscribe, hub, publish
 from broadcast.notifications import NotificationCreated, user_channel
 from core.auth import Actor, require_user
 from core.db import after_commit
@@ -92,9 +92,15 @@ def notification_events(actor: Actor) -> AsyncIterator[NotificationEvent]:
 
 
 async def _notification_stream(channel: str) -> AsyncIterator[NotificationEvent]:
-    async with hub().subscribe(channel) as messages:
-        async for message in messages:
-            event = decode(message)
-            if not isinstance(event, NotificationCreated):
-                raise UnknownEvent(f"{event.type_name} on a notifications channel")
-            yield event
+    while True:
+        try:
+            async with hub().subscribe(channel) as messages:
+                async for message in messages:
+                    event = decode(message)
+                    if not isinstance(event, NotificationCreated):
+                        raise UnknownEvent(f"{event.type_name} on a notifications channel")
+                    yield event
+            return
+        except Resubscribe:
+            # Notifications have no snapshot: the stream goes on, and any it missed are in the list query.
+            continue

@@ -8,7 +8,6 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
@@ -16,16 +15,22 @@ from strawberry.tools import merge_types
 
 from core.settings import Settings, get_settings
 from schema.accounts import AccountsMutation, AccountsQuery
+from schema.billing import BillingMutation, BillingQuery
 from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
 from schema.errors import DomainErrors, StudyMateSchema
+from schema.limits import depth_limit
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
+from schema.persisted_queries import PersistedQueries
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
 from schema.telemetry import OperationTelemetry
 
-Query = merge_types("Query", (AccountsQuery, ClassroomQuery, RecordingsQuery, NotificationsQuery))
+Query = merge_types(
+    "Query", (AccountsQuery, ClassroomQuery, RecordingsQuery, NotificationsQuery, BillingQuery)
+)
 Mutation = merge_types(
-    "Mutation", (AccountsMutation, ClassroomMutation, RecordingsMutation, NotificationsMutation)
+    "Mutation",
+    (AccountsMutation, ClassroomMutation, RecordingsMutation, NotificationsMutation, BillingMutation),
 )
 Subscription = merge_types(
     "Subscription", (ClassroomSubscription, RecordingsSubscription, NotificationsSubscription)
@@ -37,7 +42,7 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
     # The limits' rule classes are made once, here: Strawberry's validation cache keys on the document and
     # the rule classes, so limiters built per request (each making its rule classes anew) never hit it.
     limit_rules = [
-        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *depth_limit(settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
@@ -47,6 +52,8 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         lambda: ValidationCache(maxsize=settings.graphql_parser_cache_size),
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        # Stores a persisted query once validation (with every limit's rules) has passed.
+        lambda: PersistedQueries(settings),
         # Does nothing unless RESPONSE_CACHE is set (read per request, so tests can turn it on).
         ResponseCache,
     ]

@@ -23,21 +23,43 @@ class Profile:
     streak_days: int
 
 
+EMAIL_DESCRIPTION = (
+    "The user's email address, shown only to that user and to admins; everyone else gets an empty "
+    "string (the field stays non-null so that a lecture still shows its instructor's name and id)."
+)
+
+
+def _visible_email(root: "User", info: Info) -> str:
+    # `email: String!` is the contract, so a hidden address can be neither null nor an error: an error on
+    # a non-null field nulls its nearest nullable parent, which would take whole lectures and sessions
+    # away from students for their instructor's address. The empty string is documented in the schema.
+    viewer = info.context.principal
+    if root.shown_to_viewer or (
+        isinstance(viewer, auth.UserActor) and (viewer.is_admin or str(viewer.user_id) == root.id)
+    ):
+        return root.address
+    return ""
+
+
 @strawberry.type
 class User:
     id: strawberry.ID
-    email: str
+    email: str = strawberry.field(resolver=_visible_email, description=EMAIL_DESCRIPTION)
     name: str
     role: Role
     digital_level: DigitalLevel | None
     created_at: datetime
     profile: Profile
+    address: strawberry.Private[str]
+    # The account a sign-in or registration just authenticated, whose request carries no token yet.
+    shown_to_viewer: strawberry.Private[bool] = False
 
     @classmethod
-    def from_row(cls, user: rows.User) -> "User":
+    def from_row(cls, user: rows.User, *, shown_to_viewer: bool = False) -> "User":
         return cls(
             id=strawberry.ID(str(user.id)),
-            email=user.email,
+            address=user.email,
+            shown_to_viewer=shown_to_viewer,
             name=user.name,
             role=user.role,
             digital_level=user.digital_level,
@@ -72,7 +94,7 @@ class AuthPayload:
             access_token=result.access_token,
             refresh_token=result.refresh_token,
             expires_in=result.expires_in,
-            user=User.from_row(result.user),
+            user=User.from_row(result.user, shown_to_viewer=True),
         )
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeAlias, TypeVar
 
 from starlette.requests import Request
@@ -11,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from core.auth import Actor
-from core.errors import DomainError
+from core.errors import DomainError, Unauthenticated
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -28,11 +29,16 @@ class Context:
     auth_error: DomainError | None = None
     connection_params: dict[str, Any] | None = None
     loaders: dict[object, DataLoader[Any, Any]] = field(default_factory=dict)
+    # The token's expiry: a websocket lives longer than its token, and every operation it starts after
+    # this moment is refused (the view also closes the socket then).
+    expires_at: datetime | None = None
 
     @property
     def actor(self) -> Actor:
         if self.auth_error is not None:
             raise self.auth_error
+        if self.expires_at is not None and datetime.now(UTC) >= self.expires_at:
+            raise Unauthenticated("Token expired")
         return self.principal
 
     @property

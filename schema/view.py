@@ -12,6 +12,7 @@
 import asyncio
 import uuid
 from contextlib import suppress
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -23,6 +24,7 @@ from strawberry import Schema
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
@@ -33,17 +35,22 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage as LegacyConnectionInitMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types.unset import UNSET, UnsetType
 
 from core import metrics
 from core.apq import PersistedQueryNotFound, resolve_query
-from core.auth import UserActor, actor_from_authorization
-from core.errors import DomainError
+from core.auth import UserActor, authenticate
+from core.errors import DomainError, ErrorCode
 from core.logging import request_id_var, user_id_var
 from core.settings import Settings
+from schema import limits
 from schema.context import Context
 from schema.graphiql import render_page
+from schema.limits import request_data
 
 _TOKEN_KEYS = ("Authorization", "authorization", "authToken", "token")
 # What a cross-site <form> or <img> can send without a CORS preflight (Apollo's CSRF prevention rule).
@@ -71,25 +78,55 @@ def _error_json(error: DomainError) -> dict[str, object]:
 
 
 async def _fill_persisted_query(view: "GraphQLView", payload: dict[str, Any]) -> None:
-    """Puts the stored query into a websocket subscribe payload that carries only its hash."""
+    """Checks a websocket subscribe payload's variables, and puts the stored query into one that carries
+    only its hash."""
+    limits.check_variables(payload.get("variables"), view.max_list_items)
     payload["query"] = await resolve_query(
         payload.get("query"), payload.get("extensions"), view.persisted_query_ttl_seconds
     )
 
 
+TOKEN_EXPIRED_CLOSE_CODE = 4403
+
+
+class _ExpiryTimer:
+    """Closes a websocket with 4403 when the token it was authenticated with expires."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, websocket: AsyncWebSocketAdapter, expires_at: datetime | None) -> None:
+        if expires_at is not None and self._task is None:
+            self._task = asyncio.create_task(self._close_at(websocket, expires_at), name="ws-token-expiry")
+
+    @staticmethod
+    async def _close_at(websocket: AsyncWebSocketAdapter, expires_at: datetime) -> None:
+        await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()))
+        with suppress(WebSocketDisconnected, RuntimeError):
+            await websocket.close(code=TOKEN_EXPIRED_CLOSE_CODE, reason="Token expired")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """`graphql-transport-ws` with server pings: Strawberry sends none, and mobile networks and Android
-    clients drop a websocket that stays silent."""
+    """`graphql-transport-ws` with server pings (Strawberry sends none, and mobile networks and Android
+    clients drop a websocket that stays silent), closed with 4403 when its token expires."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pinger: asyncio.Task[None] | None = None
+        self._expiry = _ExpiryTimer()
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self._pinger is None:
             self._pinger = asyncio.create_task(self._ping())
             self._pinger.add_done_callback(self._task_done)
+            self._expiry.start(self.websocket, self.context.expires_at)
 
     async def _ping(self) -> None:
         interval = cast("GraphQLView", self.view).websocket_ping_seconds
@@ -109,6 +146,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().handle_subscribe(message)
 
     async def shutdown(self) -> None:
+        await self._expiry.stop()
         if self._pinger is not None:
             self._pinger.cancel()
             with suppress(asyncio.CancelledError):
@@ -117,7 +155,21 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """Legacy `graphql-ws` (subscriptions-transport-ws); Strawberry's own `ka` messages keep it alive."""
+    """Legacy `graphql-ws` (subscriptions-transport-ws); Strawberry's own `ka` messages keep it alive. It
+    too is closed with 4403 when its token expires."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._expiry = _ExpiryTimer()
+
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            self._expiry.start(self.websocket, self.context.expires_at)
+
+    async def cleanup(self) -> None:
+        await self._expiry.stop()
+        await super().cleanup()
 
     async def handle_start(self, message: StartMessage) -> None:
         if self.connection_acknowledged:
@@ -145,6 +197,7 @@ class GraphQLView(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self.persisted_query_ttl_seconds = settings.persisted_query_ttl_seconds
+        self.max_list_items = settings.graphql_max_list_items
         self.websocket_ping_seconds = settings.websocket_ping_seconds
 
     async def run(  # type: ignore[override]  # Strawberry types the request loosely; Starlette hands us these
@@ -163,6 +216,10 @@ class GraphQLView(GraphQL[Context, None]):
                 connections.dec()
         try:
             return await super().run(request, context, root_value)  # type: ignore[arg-type]  # see run above
+        except HTTPException as error:
+            # Strawberry answers these in plain text; clients parse a GraphQL error body with a code.
+            error_body = {"message": error.reason, "extensions": {"code": ErrorCode.BAD_REQUEST.value}}
+            return JSONResponse({"errors": [error_body]}, status_code=error.status_code)
         except DomainError as error:
             # Raised while reading the request (persisted queries), before there is an operation to run.
             # Apollo clients only read the body of a 200 when they look for PersistedQueryNotFound.
@@ -190,9 +247,22 @@ class GraphQLView(GraphQL[Context, None]):
             request.headers.get(header) for header in _PREFLIGHT_HEADERS
         ):
             raise HTTPException(400, CSRF_MESSAGE)
-        data = await super().parse_http_body(request)
-        # Batching is off (the schema has no batching config), so the parent never returns a list.
-        assert isinstance(data, GraphQLRequestData)
+        if request.method == "POST" and "application/json" in content_type:
+            data = await limits.parse_body(await request.get_body(), self.max_list_items)
+        else:
+            # GET (its parameters are short) or an unsupported content type, which the parent refuses.
+            parsed = await super().parse_http_body(request)
+            # Batching is off (the schema has no batching config), so the parent never returns a list.
+            assert isinstance(parsed, GraphQLRequestData)
+            data = request_data(
+                {
+                    "query": parsed.query,
+                    "variables": parsed.variables,
+                    "operationName": parsed.operation_name,
+                    "extensions": parsed.extensions,
+                }
+            )
+            limits.check_variables(data.variables, self.max_list_items)
         data.query = await resolve_query(data.query, data.extensions, self.persisted_query_ttl_seconds)
         return data
 
@@ -210,10 +280,11 @@ class GraphQLView(GraphQL[Context, None]):
     @staticmethod
     def _authenticate(context: Context, authorization: str | None) -> None:
         try:
-            context.principal = actor_from_authorization(authorization)
+            authentication = authenticate(authorization)
+            context.principal, context.expires_at = authentication.actor, authentication.expires_at
             context.auth_error = None
         except DomainError as error:
-            context.principal = None
+            context.principal, context.expires_at = None, None
             context.auth_error = error
         if isinstance(context.principal, UserActor):
             user_id_var.set(str(context.principal.user_id))

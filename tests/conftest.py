@@ -24,6 +24,9 @@ from devstack import EmbeddedStack, free_port
 if TYPE_CHECKING:
     from tests.client import GraphQLClient
 
+# Fixtures shared by several test modules, kept beside their helpers.
+pytest_plugins = ["tests.redis_outage"]
+
 _stack: EmbeddedStack | None = None
 _tmp: tempfile.TemporaryDirectory[str] | None = None
 _server_url: str | None = None
@@ -83,7 +86,10 @@ async def clean_state() -> AsyncIterator[None]:
     from core.db import engine
     from core.redis import redis
 
-    tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    # Reference data seeded by the migrations (plans) stays, as it does in every real database.
+    tables = ", ".join(
+        f'"{table.name}"' for table in SQLModel.metadata.sorted_tables if not table.info.get("seeded")
+    )
     async with engine().begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     await redis().flushdb()
@@ -98,7 +104,9 @@ async def api_url() -> AsyncIterator[str]:
     from app import create_app
 
     port = free_port()
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

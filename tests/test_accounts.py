@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from sqlalchemy import func, select
@@ -6,6 +7,7 @@ from sqlalchemy import func, select
 from core.auth import Role, hash_refresh_token
 from core.db import read_session
 from models.accounts import LoginAttempt, RefreshToken, User
+from tests.classroom_factories import make_lecture
 from tests.client import GraphQLClient, error_code
 from tests.factories import PASSWORD, make_account
 
@@ -227,3 +229,76 @@ async def test_bad_tokens_are_refused_as_unauthenticated(gql: GraphQLClient) -> 
     for name, token in tokens.items():
         error = await gql.error(ME, token=token)
         assert error_code(error) == "UNAUTHENTICATED", name
+
+
+async def test_control_characters_in_account_text_are_bad_user_input_and_change_nothing(
+    gql: GraphQLClient,
+) -> None:
+    # Given a signed-in user
+    account = await make_account()
+    before = await _count(LoginAttempt)
+    update = "mutation($input: ProfileInput!) { updateProfile(input: $input) { name } }"
+    cases = [
+        (REGISTER, _registration(name="Lee\u0000"), None, "name"),
+        (REGISTER, _registration(email="senior\u0000@example.com"), None, "email"),
+        (REGISTER, _registration(name="Lee\u001b[2J"), None, "name"),
+        (LOGIN, {"email": f"{account.user.email}\u0000", "password": PASSWORD}, None, "email"),
+        (update, {"input": {"name": "Kim\u0000"}}, account.token, "name"),
+        (update, {"input": {"bio": "hello\u0000"}}, account.token, "bio"),
+        (update, {"input": {"language": "k\u0000o"}}, account.token, "language"),
+        (update, {"input": {"timezone": "Asia/Seoul\u0000"}}, account.token, "timezone"),
+    ]
+    for query, variables, token, field in cases:
+        # When text with a NUL or another control character is sent
+        error = await gql.error(query, variables, token=token)
+        # Then it is the client's mistake, on that field
+        assert (error_code(error), error["extensions"].get("field")) == ("BAD_USER_INPUT", field), variables
+    # And nothing was written: no account, no login attempt, the profile as it was
+    assert await _count(User) == 1
+    assert await _count(LoginAttempt) == before
+    async with read_session() as db:
+        user = await db.get(User, account.user.id)
+    assert user is not None and (user.name, user.bio, user.language) == ("Kim Min-ji", None, "ko")
+
+
+async def test_account_text_is_stored_in_nfc_and_bios_keep_their_lines(gql: GraphQLClient) -> None:
+    # Given a name typed with a combining accent (e + U+0301) and a bio of two lines
+    payload = (await gql.data(REGISTER, _registration(name="Jose\u0301")))["register"]
+    mutation = "mutation($input: ProfileInput!) { updateProfile(input: $input) { name profile { bio } } }"
+    data = await gql.data(mutation, {"input": {"bio": "Line one\nLine two"}}, token=payload["accessToken"])
+    # Then the name is stored precomposed, and the bio keeps its newline
+    assert payload["user"]["name"] == "Jos\u00e9"
+    assert data["updateProfile"] == {"name": "Jos\u00e9", "profile": {"bio": "Line one\nLine two"}}
+
+
+async def test_an_email_is_shown_only_to_its_owner_and_admins(gql: GraphQLClient) -> None:
+    # Given an instructor's lecture, a student and an admin
+    instructor = await make_account(Role.INSTRUCTOR)
+    lecture = await make_lecture(instructor)
+    student = await make_account()
+    admin = await make_account(Role.ADMIN)
+    query = "query($id: ID!) { lecture(id: $id) { title instructor { id name email } } }"
+
+    def seen(data: dict[str, Any]) -> Any:
+        return data["lecture"]["instructor"]
+
+    # When each of them reads the lecture's instructor
+    as_student = seen(await gql.data(query, {"id": str(lecture.id)}, token=student.token))
+    as_anonymous = seen(await gql.data(query, {"id": str(lecture.id)}))
+    as_instructor = seen(await gql.data(query, {"id": str(lecture.id)}, token=instructor.token))
+    as_admin = seen(await gql.data(query, {"id": str(lecture.id)}, token=admin.token))
+    # Then the student and the anonymous visitor see the name and id but not the address
+    hidden = {"id": instructor.id, "name": instructor.user.name, "email": ""}
+    assert as_student == hidden
+    assert as_anonymous == hidden
+    # And the instructor and the admin see it
+    shown = {**hidden, "email": instructor.user.email}
+    assert as_instructor == shown
+    assert as_admin == shown
+
+
+async def test_a_sign_in_shows_the_account_its_own_email(gql: GraphQLClient) -> None:
+    account = await make_account()
+    login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { email } } }"
+    data = await gql.data(login, {"e": account.user.email, "p": PASSWORD})
+    assert data["login"]["user"]["email"] == account.user.email

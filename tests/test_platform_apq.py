@@ -5,7 +5,9 @@ import json
 import httpx
 
 from core.apq import query_hash
+from core.ratelimit import APQ_REGISTRATIONS
 from core.redis import redis
+from core.settings import get_settings
 from tests.client import GraphQLClient, error_code
 from tests.factories import make_account
 
@@ -80,3 +82,36 @@ async def test_an_unsupported_persisted_query_version_is_refused(gql: GraphQLCli
     assert response.status_code == 400
     [error] = response.json()["errors"]
     assert (error["message"], error_code(error)) == ("Unsupported persisted query version", "BAD_USER_INPUT")
+
+
+async def _registers(gql: GraphQLClient, query: str) -> bool:
+    """Sends `query` with its hash, as a client does after PersistedQueryNotFound; whether it was stored."""
+    await gql.http.post("/graphql", json={"query": query, "extensions": _extensions(query)})
+    return bool(await redis().exists(f"apq:{query_hash(query)}"))
+
+
+async def test_only_a_document_that_parses_and_validates_is_stored(gql: GraphQLClient) -> None:
+    assert not await _registers(gql, "this is not graphql " * 100)
+    assert not await _registers(gql, "{ noSuchField }")
+    assert not await _registers(gql, "{ me { ...Missing } }")
+    assert await _registers(gql, ME)
+
+
+async def test_a_valid_document_over_the_size_cap_runs_but_is_not_stored(gql: GraphQLClient) -> None:
+    padded = ME + " " * get_settings().persisted_query_max_bytes
+    response = await gql.http.post("/graphql", json={"query": padded, "extensions": _extensions(padded)})
+    assert response.json() == {"data": {"me": None}}
+    assert await redis().exists(f"apq:{query_hash(padded)}") == 0
+
+
+async def test_registrations_are_rate_limited_per_client(gql: GraphQLClient) -> None:
+    # Given a client that registers more distinct documents than its bucket holds
+    capacity = int(APQ_REGISTRATIONS.capacity)
+    queries = [f"query Q{n} {{ __typename }}" for n in range(capacity + 5)]
+    for query in queries:
+        response = await gql.http.post("/graphql", json={"query": query, "extensions": _extensions(query)})
+        # Each one still runs
+        assert response.json() == {"data": {"__typename": "Query"}}
+    # Then only a bucket's worth were stored
+    stored = [query for query in queries if await redis().exists(f"apq:{query_hash(query)}")]
+    assert len(stored) == capacity

@@ -1,12 +1,16 @@
 """Liveness, readiness with a component down or degraded, Prometheus metrics and Android App Links."""
 
+import asyncio
+import math
 import re
+import time
 
 import httpx
 import pytest
 
 from app import create_app
 from core import health, metrics
+from core.redis import redis
 from core.settings import get_settings
 from devstack import free_port
 from tests.client import GraphQLClient
@@ -157,3 +161,49 @@ async def test_assetlinks_declares_the_android_app_from_settings() -> None:
             },
         }
     ]
+
+
+async def _database_connections() -> int:
+    from sqlalchemy import text
+
+    from core.db import read_session
+
+    async with read_session() as db:
+        query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return int((await db.execute(query)).scalar_one())
+
+
+async def test_260_concurrent_readiness_calls_agree_and_open_no_connections(api_url: str) -> None:
+    # Given a warmed-up api (its pools hold their connections)
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        assert (await http.get("/health/ready")).status_code == 200
+        await asyncio.sleep(health.CACHE_SECONDS)
+        connections_before = await _database_connections()
+        clients_before = int((await redis().info("clients"))["connected_clients"])
+        # When 260 readiness probes arrive at once
+        started = time.monotonic()
+        responses = await asyncio.gather(*(http.get("/health/ready") for _ in range(260)))
+        elapsed = time.monotonic() - started
+        connections_after = await _database_connections()
+        clients_after = int((await redis().info("clients"))["connected_clients"])
+    # Then every one says ready, from one round of checks per second at most
+    assert {response.status_code for response in responses} == {200}
+    assert {response.json()["status"] for response in responses} == {"ready"}
+    rounds = {response.text for response in responses}
+    assert len(rounds) <= math.ceil(elapsed / health.CACHE_SECONDS) + 1, (len(rounds), elapsed)
+    # And no connection was opened for them
+    assert connections_after <= connections_before
+    assert clients_after <= clients_before
+
+
+async def test_a_readiness_result_is_reused_for_a_second_then_checked_again() -> None:
+    probe = health.ReadinessProbe(get_settings())
+    try:
+        first = await probe.readiness()
+        again = await probe.readiness()
+        await asyncio.sleep(health.CACHE_SECONDS)
+        later = await probe.readiness()
+    finally:
+        await probe.close()
+    assert again.as_json() == first.as_json()
+    assert later.as_json() != first.as_json()  # fresh latencies

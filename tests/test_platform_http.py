@@ -35,7 +35,9 @@ async def test_a_get_query_with_a_preflight_header_runs(gql: GraphQLClient) -> N
 async def test_a_get_query_without_a_preflight_header_is_refused_as_possible_csrf(gql: GraphQLClient) -> None:
     response = await gql.http.get("/graphql", params={"query": ME}, headers={"Accept": "text/html"})
     assert response.status_code == 400
-    assert response.text.startswith("This request could be a cross-site request forgery")
+    [error] = response.json()["errors"]
+    assert error_code(error) == "BAD_REQUEST"
+    assert error["message"].startswith("This request could be a cross-site request forgery")
 
 
 async def test_a_mutation_over_get_is_refused_and_changes_nothing(gql: GraphQLClient) -> None:
@@ -45,7 +47,12 @@ async def test_a_mutation_over_get_is_refused_and_changes_nothing(gql: GraphQLCl
         "/graphql", params={"query": mutation}, headers={"Apollo-Require-Preflight": "true"}
     )
     # Then it is refused before running
-    assert (response.status_code, response.text) == (400, "mutations are not allowed when using GET")
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {"message": "mutations are not allowed when using GET", "extensions": {"code": "BAD_REQUEST"}}
+        ]
+    }
 
 
 async def test_a_browser_opening_graphql_gets_graphiql(gql: GraphQLClient) -> None:

@@ -12,7 +12,7 @@ from core.errors import BadInput
 from core.logging import JsonFormatter, request_id_var
 from schema.errors import DomainErrors
 from schema.telemetry import OperationTelemetry
-from tests.client import GraphQLClient
+from tests.client import GraphQLClient, error_code
 from tests.factories import PASSWORD, make_account
 
 LOGIN = """mutation Login($email: String!, $password: String!) {
@@ -141,3 +141,50 @@ async def test_an_unexpected_error_in_a_subscription_is_masked_too() -> None:
         (None, [("Internal server error", {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-43"})]),
     ]
     assert any(INTERNALS in entry.get("exception", "") for entry in logs.entries())
+
+
+REGISTER = """mutation Register($input: RegisterInput!) {
+  register(input: $input) { accessToken user { id } } }"""
+SECRET = "Sup3r-Secret-Passw0rd"
+
+
+async def test_invalid_variables_are_bad_user_input_with_their_path_and_never_logged(
+    gql: GraphQLClient,
+) -> None:
+    cases = [
+        # register without a name
+        (REGISTER, {"input": {"email": "a@example.com", "password": SECRET}}, "input.name"),
+        # the password sent as a list
+        (
+            REGISTER,
+            {"input": {"email": "a@example.com", "password": [SECRET], "name": "A"}},
+            "input.password",
+        ),
+        (LOGIN, {"email": "a@example.com", "password": [SECRET]}, "password"),
+        (LOGIN, {"email": "a@example.com"}, "password"),
+    ]
+    for query, variables, path in cases:
+        # When the request is sent
+        with _captured_logs() as logs:
+            response = await gql.http.post("/graphql", json={"query": query, "variables": variables})
+        # Then it is the client's mistake, located at the variable's path
+        [error] = response.json()["errors"]
+        assert (error_code(error), error["extensions"].get("field")) == ("BAD_USER_INPUT", path), error
+        # And the password appears in no log line
+        assert SECRET not in "\n".join(logs.lines)
+
+
+def test_the_log_formatter_redacts_sensitive_fields_by_name() -> None:
+    record = logging.LogRecord(
+        "studymate.test", logging.ERROR, __file__, 1, "variables %s", ({"password": SECRET},), None
+    )
+    record.fields = {
+        "variables": {"input": {"password": SECRET, "name": "Kim"}},
+        "refreshToken": SECRET,
+        "instructorInviteCode": SECRET,
+        "status": 200,
+    }
+    entry = json.loads(JsonFormatter().format(record))
+    assert SECRET not in json.dumps(entry)
+    assert entry["variables"]["input"]["name"] == "Kim"
+    assert entry["status"] == 200

@@ -2,11 +2,14 @@
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import httpx
+import jwt
 import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
@@ -14,12 +17,16 @@ from websockets.exceptions import ConnectionClosed
 
 from app import create_app
 from broadcast import notifications as notification_events
+from broadcast.hub import hub
 from core.apq import query_hash
+from core.auth import Role, UserActor
 from core.db import transaction
+from core.errors import Unauthenticated
 from core.redis import redis
 from core.settings import get_settings
 from devstack import free_port
 from resolvers import notifications
+from schema.context import Context
 from tests.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, error_code, subscription
 from tests.factories import Account, make_account
 
@@ -73,6 +80,15 @@ async def _notify(account: Account, title: str) -> None:
         await notifications.create_in_app(
             db, account.user.id, kind="test", title=title, body="", dedupe_key=title
         )
+
+
+async def _local_subscribers(account: Account, count: int) -> None:
+    """Waits until this api process has `count` subscriptions on the account's notifications (its hub
+    holds one Redis subscription for all of them, so Redis cannot tell)."""
+    channel = notification_events.user_channel(account.user.id)
+    async with asyncio.timeout(5):
+        while hub().local_subscribers(channel) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 def _first_error(message: dict[str, Any]) -> dict[str, Any]:
@@ -147,17 +163,28 @@ async def test_sockets_get_keep_alives_after_the_ack(protocol: str, keep_alive: 
 async def test_a_subscribe_with_only_a_known_hash_runs_the_stored_query(
     api_url: str, gql: GraphQLClient, protocol: str, start: str
 ) -> None:
-    # Given a subscription document persisted earlier (over HTTP, the way Apollo clients register one)
+    # Given a subscription document persisted earlier by a socket that sent it with its hash
     account = await make_account()
     extensions = {"persistedQuery": {"version": 1, "sha256Hash": query_hash(NOTIFICATIONS)}}
-    response = await gql.http.post("/graphql", json={"query": NOTIFICATIONS, "extensions": extensions})
-    assert response.status_code == 200
-    async with subscription(api_url, protocol, token=account.token) as socket:
-        # When a websocket subscribes with its hash alone
+    async with (
+        subscription(api_url, protocol, token=account.token) as registering,
+        subscription(api_url, protocol, token=account.token) as socket,
+    ):
+        await registering.socket.send(
+            json.dumps(
+                {"id": "1", "type": start, "payload": {"query": NOTIFICATIONS, "extensions": extensions}}
+            )
+        )
+        await _local_subscribers(account, 1)
+        # When another websocket subscribes with its hash alone
         await socket.socket.send(
             json.dumps({"id": "1", "type": start, "payload": {"extensions": extensions}})
         )
-        await _notify(account, "persisted")
+        await _local_subscribers(account, 2)
+        async with transaction() as db:
+            await notifications.create_in_app(
+                db, account.user.id, kind="test", title="persisted", body="", dedupe_key="persisted"
+            )
         # Then the stored subscription runs
         assert await socket.next_data() == {"notifications": {"title": "persisted"}}
 
@@ -204,3 +231,50 @@ async def test_a_query_over_legacy_graphql_ws_is_a_client_error_not_an_internal_
         message = await socket.receive()
     assert message["type"] == "error"
     assert message["payload"]["extensions"] == {"code": "BAD_REQUEST"}
+
+
+def _token_expiring_in(account: Account, seconds: float) -> str:
+    """An access token exactly like the api's, but about to expire."""
+    now = datetime.now(UTC)
+    claims = {
+        "sub": account.id,
+        "role": account.user.role.value,
+        "typ": "access",
+        "iat": now,
+        "exp": now + timedelta(seconds=seconds),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, get_settings().secret_key, algorithm="HS256")
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_socket_is_closed_with_4403_when_its_token_expires(api_url: str, protocol: str) -> None:
+    # Given a subscription on a socket whose token expires in two seconds
+    account = await make_account()
+    token = _token_expiring_in(account, 2)
+    async with subscription(api_url, protocol, token=token) as socket:
+        await socket.start(NOTIFICATIONS)
+        await _local_subscribers(account, 1)
+        await _notify(account, "before expiry")
+        assert await socket.next_data() == {"notifications": {"title": "before expiry"}}
+        # When the token expires, then the server closes the socket as forbidden
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.receive(timeout=5)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "Token expired")
+    # And its subscription is gone
+    assert hub().local_subscribers(notification_events.user_channel(account.user.id)) == 0
+
+
+def test_an_operation_started_after_the_token_expired_is_unauthenticated() -> None:
+    # Given a websocket's context whose token expired a moment ago (the close is on its way)
+    context = Context(
+        request=cast("Any", None),
+        response=None,
+        request_id="r",
+        principal=UserActor(uuid.uuid4(), Role.STUDENT),
+        expires_at=datetime.now(UTC) - timedelta(milliseconds=1),
+    )
+    # When a subscription starts and asks for its actor, then it is refused
+    with pytest.raises(Unauthenticated, match="Token expired"):
+        _ = context.actor

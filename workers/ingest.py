@@ -250,7 +250,7 @@ class Drain:
         rate = count / elapsed if elapsed > 0 else 0.0
         try:
             # redis-py types its asyncio commands as returning "Awaitable[int] | int".
-            await redis().hset(  # type: ignore[misc]
+            await redis().hset(  # type: ignore[misc]  # redis-py types its commands as sync-or-async
                 DRAIN_STATS_KEY,
                 mapping={
                     "rows_total": self.rows_total,

@@ -1,17 +1,23 @@
 """The arq worker: its jobs, the Kafka drain beside them, and its start-up and shut-down."""
 
 import asyncio
+import dataclasses
 from typing import Any, ClassVar
 
+from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.db import dispose_engine
 from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
-from workers import analysis, notifications
+from workers import analysis, billing, notifications
 from workers.ingest import Drain
 
 
@@ -40,6 +46,7 @@ class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(notifications.send_welcome, name="notification.welcome", max_tries=5),
         func(analysis.analyze_recording, name="recording.analyze", max_tries=analysis.MAX_TRIES),
+        func(billing.refresh_subscription, name="billing.refresh_subscription", max_tries=billing.MAX_TRIES),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(
@@ -58,7 +65,26 @@ class WorkerSettings:
     handle_signals = True
 
 
+# How long the worker rides out a Redis outage (a restart, a failover) before it gives up and exits:
+# every Redis command is retried with backoff for about this long.
+REDIS_OUTAGE_SECONDS = 60
+_BACKOFF_CAP_SECONDS = 1.0
+
+
+def worker_redis_settings(settings: Settings | None = None) -> RedisSettings:
+    """The Redis of `settings` (by default the environment's), with retries that carry the worker through
+    an outage: without them the first failed poll ends the worker."""
+    return dataclasses.replace(
+        redis_settings(settings),
+        retry=Retry(ExponentialBackoff(cap=_BACKOFF_CAP_SECONDS, base=0.05), retries=REDIS_OUTAGE_SECONDS),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
+        # The first connection, at start-up, too.
+        conn_retries=REDIS_OUTAGE_SECONDS,
+        conn_retry_delay=1,
+    )
+
+
 def worker_settings(settings: Settings | None = None) -> dict[str, Any]:
     """The arq worker's settings, with the Redis of `settings` (by default the environment's)."""
     static = {name: value for name, value in vars(WorkerSettings).items() if not name.startswith("_")}
-    return {**static, "redis_settings": redis_settings(settings)}
+    return {**static, "redis_settings": worker_redis_settings(settings)}

@@ -88,5 +88,5 @@ async def list_lectures(
         statement = statement.where(col(Lecture.instructor_id) == require_user(actor).user_id)
     else:
         statement = statement.where(col(Lecture.is_active).is_(True))
-    keys = [Lecture.created_at, Lecture.id]
-    return await paginate(db, statement, keys, first=first, after=after)  # type: ignore[arg-type]  # sqlmodel types class attributes as their values
+    keys = [col(Lecture.created_at), col(Lecture.id)]
+    return await paginate(db, statement, keys, first=first, after=after)

@@ -40,6 +40,7 @@ from broadcast.classroom import (
     session_stream,
 )
 from broadcast.events import BroadcastEvent
+from broadcast.hub import Resubscribe
 from broadcast.presence import Presence, presence, presence_channel, presence_lease
 from broadcast.streams import throttled_feed
 from core.auth import Actor
@@ -149,7 +150,22 @@ async def _session_events(
     async with AsyncExitStack() as stack:
         if seen_as.participant_id is not None:
             await stack.enter_async_context(presence_lease(session_id, seen_as.participant_id))
-        seq, events = await stack.enter_async_context(session_stream(session_id).subscribe())
+        while True:
+            try:
+                async for item in _session_pass(session_id, seen_as):
+                    yield item
+                return
+            except Resubscribe:
+                # Events may have been missed (the hub reconnected, or this follower fell behind): a
+                # fresh snapshot puts the phone back in step, and the stream goes on from there.
+                continue
+
+
+async def _session_pass(
+    session_id: uuid.UUID, seen_as: Viewer
+) -> AsyncGenerator[Snapshot | SessionChange, None]:
+    """One subscription: the snapshot, then the changes after it, until the session has ENDED."""
+    async with session_stream(session_id).subscribe() as (seq, events):
         async with read_session() as db:
             snapshot = await session_snapshot(db, session_id, seen_as, seq)
         yield snapshot
@@ -192,14 +208,20 @@ async def follow_help_requests(
 
 
 async def _help_events(session_id: uuid.UUID) -> AsyncGenerator[HelpSnapshot | HelpChange, None]:
-    async with help_stream(session_id).subscribe() as (seq, events):
-        async with read_session() as db:
-            requests = await open_help_requests(db, session_id)
-        yield HelpSnapshot(seq, utcnow(), requests)
-        async for event in events:
-            if not isinstance(event, HelpChange):
-                raise TypeError(f"{event.type_name} does not belong on a help stream")
-            yield event
+    while True:
+        try:
+            async with help_stream(session_id).subscribe() as (seq, events):
+                async with read_session() as db:
+                    requests = await open_help_requests(db, session_id)
+                yield HelpSnapshot(seq, utcnow(), requests)
+                async for event in events:
+                    if not isinstance(event, HelpChange):
+                        raise TypeError(f"{event.type_name} does not belong on a help stream")
+                    yield event
+            return
+        except Resubscribe:
+            # Missed changes are in a fresh snapshot of the open requests.
+            continue
 
 
 # The instructor's dashboard.

@@ -83,19 +83,18 @@ async def list_recordings(
     db: AsyncSession, actor: Actor, *, first: int | None, after: str | None
 ) -> Page[Recording]:
     user = require_user(actor)
-    statement = select(Recording).where(Recording.owner_id == user.user_id)
-    keys = [Recording.started_at, Recording.id]
-    # SQLModel types its select and columns otherwise than core.pagination declares them.
-    return await paginate(db, statement, keys, first=first, after=after)  # type: ignore[arg-type]
+    statement = select(Recording).where(col(Recording.owner_id) == user.user_id)
+    keys = [col(Recording.started_at), col(Recording.id)]
+    return await paginate(db, statement, keys, first=first, after=after)
 
 
 async def list_events(
     db: AsyncSession, recording_id: uuid.UUID, *, first: int | None, after: str | None
 ) -> Page[RecordingEvent]:
     """The recording's events in the phone's order (`occurredAt`, then id); the caller checked ownership."""
-    statement = select(RecordingEvent).where(RecordingEvent.recording_id == recording_id)
-    keys = [RecordingEvent.occurred_at, RecordingEvent.event_id]
-    return await paginate(db, statement, keys, first=first, after=after, descending=False)  # type: ignore[arg-type]  # as above
+    statement = select(RecordingEvent).where(col(RecordingEvent.recording_id) == recording_id)
+    keys = [col(RecordingEvent.occurred_at), col(RecordingEvent.event_id)]
+    return await paginate(db, statement, keys, first=first, after=after, descending=False)
 
 
 async def converted_tasks(db: AsyncSession, task_ids: Sequence[uuid.UUID]) -> list[Task | None]:
