@@ -22,7 +22,7 @@ test: install
 
 # Generated operations against the running api (tests/fuzz); the regular suite runs a short sample.
 fuzz: install
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(UV) run --frozen pytest tests/fuzz $(PYTEST_ARGS)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(UV) run --frozen pytest tests/fuzz -s $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run --frozen ruff check .

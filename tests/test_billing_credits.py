@@ -74,6 +74,19 @@ async def test_the_first_spend_grants_the_free_month_then_spends_one(gql: GraphQ
     ]
 
 
+async def test_a_nul_character_in_an_idempotency_key_is_bad_input_and_spends_nothing(
+    gql: GraphQLClient,
+) -> None:
+    # Given a student with free credits
+    student = await make_account()
+    # When they spend with a key Postgres could not store
+    error = await gql.error(SPEND, {"kind": "SUMMARY", "key": "a\u0000b"}, token=student.token)
+    # Then it is BAD_USER_INPUT on that field and the ledger holds nothing
+    assert error_code(error) == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == "idempotencyKey"
+    assert await ledger(student) == []
+
+
 async def test_spending_past_zero_is_payment_required_and_writes_nothing(gql: GraphQLClient) -> None:
     # Given a student who used both free quiz generations
     student = await make_account()
@@ -148,6 +161,8 @@ async def test_spend_checks_its_input() -> None:
         ("", "r", "idempotencyKey"),
         ("k" * 151, "r", "idempotencyKey"),
         ("k", " ", "reason"),
+        ("k\x00", "r", "idempotencyKey"),
+        ("k", "lunch\x00", "reason"),
     ):
         async with transaction() as db:
             with pytest.raises(BadInput) as raised:

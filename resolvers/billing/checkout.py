@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from stripe.params.checkout import SessionCreateParams, SessionCreateParamsSubscriptionData
 
+from core import text
 from core.auth import Actor, require_user
 from core.db import read_session, transaction
 from core.errors import BadInput, Conflict, NotFound
@@ -196,10 +197,9 @@ async def _customer(user_id: uuid.UUID) -> str:
 
 async def _promotion_code_id(client: stripe.StripeClient, code: str) -> str:
     """The id of an active promotion code as customers type it; BadInput when Stripe knows none."""
-    if not code.strip() or len(code) > MAX_PROMOTION_CODE_LENGTH:
-        raise BadInput("This promotion code cannot be used", field="promotionCode")
+    code = text.required(code, "promotionCode", max_length=MAX_PROMOTION_CODE_LENGTH)
     try:
-        found = await client.v1.promotion_codes.list_async({"code": code.strip(), "active": True, "limit": 1})
+        found = await client.v1.promotion_codes.list_async({"code": code, "active": True, "limit": 1})
     except stripe.StripeError as error:
         raise unavailable(error) from error
     if not found.data:

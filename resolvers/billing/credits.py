@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from core import text
 from core.auth import Actor, Role, require_role, require_user
 from core.errors import BadInput, Conflict, NotFound, PaymentRequired
 from core.pagination import Page, paginate
@@ -82,8 +83,8 @@ async def _spend(
     db: AsyncSession, user_id: uuid.UUID, kind: CreditKind, reason: str, idempotency_key: str
 ) -> tuple[CreditEntry, Balance]:
     """The spend and the balance after it; the lock is held from the first statement to the commit."""
-    _check_text(idempotency_key, "idempotencyKey", MAX_KEY_LENGTH)
-    _check_text(reason, "reason", MAX_REASON_LENGTH)
+    idempotency_key = text.required(idempotency_key, "idempotencyKey", max_length=MAX_KEY_LENGTH)
+    reason = text.required(reason, "reason", max_length=MAX_REASON_LENGTH)
     key = f"spend:{idempotency_key}"
     row = await _lock(db, user_id, kind)
     remaining, key_used = await _remaining_and_key(db, user_id, kind, key)
@@ -134,7 +135,7 @@ async def grant(
     """Adds `amount` (> 0) credits to the current period; they expire with it like the plan's own."""
     if not 0 < amount <= MAX_GRANT:
         raise BadInput(f"amount must be between 1 and {MAX_GRANT}", field="amount")
-    _check_text(reason, "reason", MAX_REASON_LENGTH)
+    reason = text.required(reason, "reason", max_length=MAX_REASON_LENGTH)
     row = await _lock(db, user_id, kind)
     await _start_current_period(db, row, utcnow())
     return await _append(db, row, EntryType.GRANT, amount, reason, actor_id=actor_id)
@@ -375,8 +376,3 @@ async def _append(
     db.add(entry)
     await db.flush()
     return entry
-
-
-def _check_text(value: str, field: str, max_length: int) -> None:
-    if not value.strip() or len(value) > max_length:
-        raise BadInput(f"{field} must be 1 to {max_length} characters", field=field)
