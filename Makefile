@@ -3,7 +3,7 @@ PYTHON ?= python3
 # pip may put uv in ~/.local/bin, off PATH; `python3 -m uv` finds it there all the same.
 UV = $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: install dev test fuzz lint format schema
+.PHONY: install dev test fuzz lint format schema bench-peer
 
 install:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || { \
@@ -35,3 +35,8 @@ format: install
 
 schema: install
 	$(UV) run --frozen studymate export-schema
+
+# StudyMate beside PostGraphile in one sitting (~10 min): PEER_DIR is a copy of ../shared/bench/peer on
+# which ./setup.sh has run. RESPONSE_CACHE=true measures with the response cache.
+bench-peer: install
+	$(UV) run --frozen python -m bench.peer --peer-dir $${PEER_DIR:-/tmp/peer} $(BENCH_ARGS)

@@ -153,6 +153,8 @@ def _api(args: argparse.Namespace) -> int:
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         ws_max_size=1024 * 1024,
+        # Step frames are a few hundred bytes: compressing each costs CPU per subscriber and saves little.
+        ws_per_message_deflate=settings.websocket_per_message_deflate,
         # Open websockets would otherwise hold a shutdown or a deploy forever.
         timeout_graceful_shutdown=10,
         server_header=False,

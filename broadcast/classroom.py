@@ -22,6 +22,7 @@ from models.classroom import (
     SessionStatus,
     Step,
     StepProgress,
+    StepRecord,
     TargetAction,
     UiTarget,
 )
@@ -54,7 +55,7 @@ class StepView(_View):
     removed: bool
 
     @classmethod
-    def of(cls, step: Step) -> "StepView":
+    def of(cls, step: Step | StepRecord) -> "StepView":
         return cls(
             id=step.id,
             task_id=step.task_id,
@@ -142,7 +143,9 @@ class HelpRequestView(_View):
     diagnosis: HelpDiagnosis | None
 
     @classmethod
-    def of(cls, request: HelpRequest, participant: Participant, step: Step | None) -> "HelpRequestView":
+    def of(
+        cls, request: HelpRequest, participant: Participant, step: Step | StepRecord | None
+    ) -> "HelpRequestView":
         return cls(
             id=request.id,
             session_id=request.session_id,

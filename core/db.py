@@ -5,16 +5,22 @@ effects (pub/sub publishes, job enqueues) are registered with `after_commit` and
 transaction has committed; a rollback drops them. The batch reads at the end serve the DataLoaders.
 """
 
+import json
 import logging
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from itertools import chain
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import Select, Table, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session
 
+from core.response_cache import bump_content_version
 from core.settings import get_settings
 
 K = TypeVar("K", bound=Hashable)
@@ -24,13 +30,31 @@ logger = logging.getLogger(__name__)
 
 Effect = Callable[[], Awaitable[object]]
 _AFTER_COMMIT = "after_commit"
+_CACHED_WRITE = "wrote_cached_content"
+_FEEDS_CACHED_READS = "feeds_cached_reads"
 
 _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
+_read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+
+# 19 digits or more may be an integer beyond 64 bits, which orjson would turn into a float.
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def _json_loads(text: str) -> Any:
+    """JSON columns decode with orjson (a step list reads hundreds per request). Whatever it could read
+    differently from the standard library (long integers, NaN) is left to the standard library."""
+    if _LONG_NUMBER.search(text):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def engine() -> AsyncEngine:
-    global _engine, _sessionmaker
+    global _engine, _sessionmaker, _read_sessionmaker
     if _engine is None:
         settings = get_settings()
         _engine = create_async_engine(
@@ -38,8 +62,13 @@ def engine() -> AsyncEngine:
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_pool_size,
             pool_pre_ping=True,
+            json_deserializer=_json_loads,
         )
         _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
+        # Reads run in autocommit: each statement sees its own snapshot, as it would inside a READ
+        # COMMITTED transaction, without a BEGIN and a ROLLBACK round trip around every short session.
+        reads = _engine.execution_options(isolation_level="AUTOCOMMIT")
+        _read_sessionmaker = async_sessionmaker(reads, expire_on_commit=False)
     return _engine
 
 
@@ -50,16 +79,20 @@ def sessionmaker() -> async_sessionmaker[AsyncSession]:
 
 
 async def dispose_engine() -> None:
-    global _engine, _sessionmaker
+    global _engine, _sessionmaker, _read_sessionmaker
     if _engine is not None:
         await _engine.dispose()
     _engine = None
     _sessionmaker = None
+    _read_sessionmaker = None
 
 
 @asynccontextmanager
 async def read_session() -> AsyncIterator[AsyncSession]:
-    async with sessionmaker()() as session:
+    """A session for reads only: its statements run in autocommit, so nothing it does is rolled back."""
+    engine()
+    assert _read_sessionmaker is not None
+    async with _read_sessionmaker() as session:
         yield session
 
 
@@ -70,6 +103,9 @@ async def transaction() -> AsyncIterator[AsyncSession]:
         async with session.begin():
             yield session
         effects: list[Effect] = session.info.pop(_AFTER_COMMIT, [])
+        if session.info.pop(_CACHED_WRITE, False) and get_settings().response_cache:
+            # First, so that the version has moved before anything (or anyone) hears of the change.
+            effects.insert(0, bump_content_version)
     for effect in effects:
         try:
             await effect()
@@ -80,6 +116,36 @@ async def transaction() -> AsyncIterator[AsyncSession]:
 
 def after_commit(db: AsyncSession, effect: Effect) -> None:
     db.info.setdefault(_AFTER_COMMIT, []).append(effect)
+
+
+# Writes that invalidate the response cache (core/response_cache.py), noticed wherever they come from:
+# ORM flushes and INSERT/UPDATE/DELETE statements alike, so no write path can forget to.
+
+
+def feeds_cached_reads(*tables: Table) -> None:
+    """Marks tables whose rows cached responses show: a commit that writes one bumps the content version."""
+    for table in tables:
+        table.info[_FEEDS_CACHED_READS] = True
+
+
+def _feeds_cached_reads(table: object) -> bool:
+    return isinstance(table, Table) and bool(table.info.get(_FEEDS_CACHED_READS))
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed_writes(session: Session, _flush_context: object) -> None:
+    for row in chain(session.new, session.dirty, session.deleted):
+        if _feeds_cached_reads(getattr(type(row), "__table__", None)):
+            session.info[_CACHED_WRITE] = True
+            return
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement_writes(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and _feeds_cached_reads(
+        getattr(state.statement, "table", None)
+    ):
+        state.session.info[_CACHED_WRITE] = True
 
 
 # Batch reads behind the DataLoaders: one statement per batch, answers in the order of the keys.
@@ -95,6 +161,19 @@ def grouped_by_key(keys: Sequence[K], rows: Iterable[R], key: Callable[[R], K]) 
     for row in rows:
         groups[key(row)].append(row)
     return [groups.get(k, []) for k in keys]
+
+
+def record_select(fields: Sequence[str], model: type[Any]) -> Select[Any]:
+    """A Core SELECT of `model`'s columns named `fields`, in that order (a NamedTuple's `_fields`)."""
+    table = model.__table__
+    return select(*(table.c[name] for name in fields))
+
+
+async def records(db: AsyncSession, make: Callable[..., R], statement: Select[Any]) -> list[R]:
+    """`statement`'s rows as `make(*row)`: plain tuples for read paths, no ORM instance per row."""
+    # Straight to the connection: the session's ORM execution layer has nothing to add to a Core select.
+    connection = await db.connection()
+    return [make(*row) for row in await connection.execute(statement)]
 
 
 async def rows_by_ids(db: AsyncSession, model: type[R], ids: Sequence[uuid.UUID]) -> list[R | None]:

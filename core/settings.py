@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     # new names cannot grow it without bound); a full session answers CONFLICT.
     max_participants_per_session: int = 200
 
+    # Serve repeated read queries of lecture content from memory (core/response_cache.py); off by default.
+    response_cache: bool = False
+    response_cache_seconds: float = 60.0
+    response_cache_entries: int = 256
+    # permessage-deflate on websockets (uvicorn's default is on); off, since live frames are small.
+    websocket_per_message_deflate: bool = False
+
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"

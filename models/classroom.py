@@ -8,12 +8,13 @@ ever loses its history.
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
+from core.db import feeds_cached_reads
 from models.base import created_at_field, enum_type, id_field, timestamp_field
 
 
@@ -256,3 +257,44 @@ class HelpRequest(SQLModel, table=True):
     acknowledged_at: datetime | None = timestamp_field()
     resolved_at: datetime | None = timestamp_field()
     resolved_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+# What the response cache may serve (schema/response_cache.py) is read from these: writing one bumps the
+# cache's content version.
+feeds_cached_reads(Lecture.__table__, Task.__table__, Step.__table__)  # type: ignore[attr-defined]
+
+
+# Read records: what the hot read paths (the DataLoaders behind lectures → tasks → steps) load with Core,
+# one plain tuple per row, with none of the ORM's identity map and per-row instance state. The fields are
+# the table's column names, so `core.db.records` can select them by name and fill them in order.
+
+
+class LectureRecord(NamedTuple):
+    id: uuid.UUID
+    instructor_id: uuid.UUID
+    title: str
+    description: str | None
+    is_active: bool
+    created_at: datetime
+
+
+class TaskRecord(NamedTuple):
+    id: uuid.UUID
+    lecture_id: uuid.UUID
+    title: str
+    description: str | None
+    created_at: datetime
+
+
+class StepRecord(NamedTuple):
+    id: uuid.UUID
+    task_id: uuid.UUID
+    position: int
+    version: int
+    title: str
+    description: str | None
+    target_action: TargetAction | None
+    guide_text: str
+    voice_guide_text: str | None
+    target_hint: dict[str, str] | None
+    removed_at: datetime | None

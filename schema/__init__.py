@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -21,6 +22,7 @@ from schema.limits import depth_limit
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.persisted_queries import PersistedQueries
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
+from schema.response_cache import ResponseCache
 from schema.study import StudyMutation, StudyQuery
 from schema.telemetry import OperationTelemetry
 
@@ -45,16 +47,23 @@ Subscription = merge_types(
 
 def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     """Factories, so every operation gets fresh extension instances."""
+    # The limits' rule classes are made once, here: Strawberry's validation cache keys on the document and
+    # the rule classes, so limiters built per request (each making its rule classes anew) never hit it.
+    limit_rules = [
+        *depth_limit(settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         OperationTelemetry,
         DomainErrors,
         lambda: ParserCache(maxsize=settings.graphql_parser_cache_size),
         lambda: ValidationCache(maxsize=settings.graphql_parser_cache_size),
-        lambda: depth_limit(settings.graphql_max_depth),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         # Stores a persisted query once validation (with every limit's rules) has passed.
         lambda: PersistedQueries(settings),
+        # Does nothing unless RESPONSE_CACHE is set (read per request, so tests can turn it on).
+        ResponseCache,
     ]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)

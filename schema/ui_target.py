@@ -17,9 +17,23 @@ class UiTarget:
 
     @classmethod
     def of(cls, target: StoredUiTarget | None) -> "UiTarget | None":
-        if target is None or target.stored() is None:
+        if target is None:
             return None
-        return cls(**target.model_dump())
+        # Read straight off the model (no dumps): a step list converts hundreds of these per request.
+        converted = cls(
+            view_id=target.view_id,
+            text=target.text,
+            content_description=target.content_description,
+            bounds=target.bounds,
+            package_name=target.package_name,
+            class_name=target.class_name,
+        )
+        return None if converted == _EMPTY else converted
+
+
+_EMPTY = UiTarget(
+    view_id=None, text=None, content_description=None, bounds=None, package_name=None, class_name=None
+)
 
 
 @strawberry.input

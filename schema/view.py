@@ -15,6 +15,7 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLFormattedError
 from starlette.requests import Request
@@ -225,6 +226,15 @@ class GraphQLView(GraphQL[Context, None]):
             # Apollo clients only read the body of a 200 when they look for PersistedQueryNotFound.
             status = 200 if isinstance(error, PersistedQueryNotFound) else 400
             return JSONResponse({"errors": [_error_json(error)]}, status_code=status)
+
+    def encode_json(self, data: object) -> str | bytes:
+        # orjson: several times faster than json.dumps on a long step list. Text, not bytes: websocket
+        # frames of the GraphQL protocols must be text frames. What orjson refuses (integers beyond 64
+        # bits) goes through the standard encoder.
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            return super().encode_json(data)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # Only browsers ask for HTML; an Apollo GET that carries nothing but a persisted-query hash (and

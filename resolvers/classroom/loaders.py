@@ -6,42 +6,64 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from core.db import grouped_by_key, rows_by_ids
-from models.classroom import Enrollment, Lecture, LiveSession, Participant, Step, StepProgress, Task
+from core.db import grouped_by_key, in_key_order, record_select, records, rows_by_ids
+from models.classroom import (
+    Enrollment,
+    LectureRecord,
+    LiveSession,
+    Participant,
+    Step,
+    StepProgress,
+    StepRecord,
+    Task,
+    TaskRecord,
+)
+from models.classroom import Lecture as LectureRow
+
+# The lecture → task → step loaders serve every read of the tree, so they load records with Core (see
+# models.classroom.LectureRecord); mutations load ORM rows through live_steps and friends.
+_LECTURES = record_select(LectureRecord._fields, LectureRow)
+_TASKS = record_select(TaskRecord._fields, Task)
+_STEPS = record_select(StepRecord._fields, Step)
 
 
-async def lectures_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Lecture | None]:
-    return await rows_by_ids(db, Lecture, ids)
+async def lectures_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[LectureRecord | None]:
+    found = await records(db, LectureRecord, _LECTURES.where(col(LectureRow.id).in_(ids)))
+    return in_key_order(ids, found, lambda row: row.id)
 
 
-async def steps_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Step | None]:
+async def steps_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[StepRecord | None]:
     """Removed steps too: progress and help requests keep pointing at them."""
-    return await rows_by_ids(db, Step, ids)
+    found = await records(db, StepRecord, _STEPS.where(col(Step.id).in_(ids)))
+    return in_key_order(ids, found, lambda row: row.id)
 
 
 async def participants_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Participant | None]:
     return await rows_by_ids(db, Participant, ids)
 
 
-async def tasks_by_lecture(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> list[list[Task]]:
-    statement = (
-        select(Task).where(col(Task.lecture_id).in_(lecture_ids)).order_by(col(Task.created_at), col(Task.id))
+async def tasks_by_lecture(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> list[list[TaskRecord]]:
+    statement = _TASKS.where(col(Task.lecture_id).in_(lecture_ids)).order_by(
+        col(Task.created_at), col(Task.id)
     )
-    return grouped_by_key(lecture_ids, (await db.execute(statement)).scalars(), lambda row: row.lecture_id)
+    return grouped_by_key(lecture_ids, await records(db, TaskRecord, statement), lambda row: row.lecture_id)
 
 
-async def live_steps_by_task(db: AsyncSession, task_ids: list[uuid.UUID]) -> list[list[Step]]:
-    statement = (
-        select(Step)
-        .where(col(Step.task_id).in_(task_ids), col(Step.removed_at).is_(None))
-        .order_by(col(Step.position))
+async def live_steps_by_task(db: AsyncSession, task_ids: list[uuid.UUID]) -> list[list[StepRecord]]:
+    statement = _STEPS.where(col(Step.task_id).in_(task_ids), col(Step.removed_at).is_(None)).order_by(
+        col(Step.position)
     )
-    return grouped_by_key(task_ids, (await db.execute(statement)).scalars(), lambda row: row.task_id)
+    return grouped_by_key(task_ids, await records(db, StepRecord, statement), lambda row: row.task_id)
 
 
 async def live_steps(db: AsyncSession, task_id: uuid.UUID) -> list[Step]:
-    """The task's steps in order, removed ones left out."""
-    return (await live_steps_by_task(db, [task_id]))[0]
+    """The task's steps in order, removed ones left out, as ORM rows that a mutation may change."""
+    statement = (
+        select(Step)
+        .where(col(Step.task_id) == task_id, col(Step.removed_at).is_(None))
+        .order_by(col(Step.position))
+    )
+    return list((await db.execute(statement)).scalars())
 
 
 async def enrolled_counts(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> list[int]:

@@ -31,6 +31,7 @@ from models.classroom import (
     SessionStatus,
     Step,
     Task,
+    TaskRecord,
 )
 from resolvers.classroom import live
 from resolvers.classroom.access import (
@@ -68,7 +69,7 @@ async def create_live_session(
     if not lecture.is_active:
         raise Conflict("This lecture is archived")
     if task_id is None:
-        task = next(iter((await tasks_by_lecture(db, [lecture.id]))[0]), None)
+        task: Task | TaskRecord | None = next(iter((await tasks_by_lecture(db, [lecture.id]))[0]), None)
         if task is None:
             raise BadInput("The lecture has no task to teach", field="taskId")
     else:

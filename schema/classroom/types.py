@@ -70,7 +70,7 @@ class Step:
         )
 
     @classmethod
-    def from_row(cls, step: rows.Step) -> "Step":
+    def from_row(cls, step: rows.Step | rows.StepRecord) -> "Step":
         return cls.of(live.StepView.of(step))
 
 
@@ -93,7 +93,7 @@ class Task:
     lecture_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, task: rows.Task) -> "Task":
+    def from_row(cls, task: rows.Task | rows.TaskRecord) -> "Task":
         return cls(
             id=strawberry.ID(str(task.id)),
             title=task.title,
@@ -120,7 +120,7 @@ class Lecture:
     instructor_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, lecture: rows.Lecture) -> "Lecture":
+    def from_row(cls, lecture: rows.Lecture | rows.LectureRecord) -> "Lecture":
         return cls(
             id=strawberry.ID(str(lecture.id)),
             title=lecture.title,

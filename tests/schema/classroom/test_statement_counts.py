@@ -1,10 +1,20 @@
 """N+1 guards: a classroom list costs the same number of SQL statements however long it is."""
 
-from core.auth import ParticipantActor
+from core.auth import ParticipantActor, Role
 from core.db import transaction
 from resolvers import classroom
-from tests.helpers.classroom import Classroom, Joined, actor, complete, join, make_classroom
+from tests.helpers.classroom import (
+    Classroom,
+    Joined,
+    actor,
+    complete,
+    join,
+    make_classroom,
+    make_lecture,
+    make_task,
+)
 from tests.helpers.db import count_queries
+from tests.helpers.factories import make_account
 
 PARTICIPANT = """id displayName status completedSteps online lastSeenAt user { id } currentStep { id order }
   progress { status attempts step { id title } participant { id } }"""
@@ -17,6 +27,9 @@ MY_LECTURES = f"""
 SESSION_PARTICIPANTS = f"""
 query($id: ID!) {{ liveSession(id: $id) {{ id currentStep {{ id }} steps {{ id }}
   participants {{ {PARTICIPANT} }} me {{ id }} }} }}"""
+LECTURE_TREE = """
+query($id: ID!) { lecture(id: $id) { id title instructor { id } tasks { id title lecture { id }
+  steps { id order title targetAction guideText targetHint { viewId bounds } } } } }"""
 HELP_REQUESTS = """
 query($id: ID!) { helpRequests(sessionId: $id) { id status message createdAt diagnosis { attempts }
   step { id order title } participant { id displayName currentStep { id } progress { status } } } }"""
@@ -110,4 +123,24 @@ async def test_help_requests_cost_the_same_however_many(gql) -> None:
     assert len(one["helpRequests"]) == 1
     assert len(nine["helpRequests"]) == 9
     assert {r["step"]["order"] for r in nine["helpRequests"]} == {2}
+    assert len(many) == len(few)
+
+
+async def test_a_lectures_tasks_and_steps_cost_the_same_however_many(gql) -> None:
+    # Given a lecture with one task of one step
+    instructor = await make_account(Role.INSTRUCTOR, name="Tree Instructor")
+    small = await make_lecture(instructor)
+    await make_task(instructor, small, 1)
+    with count_queries() as few:
+        one = await gql.data(LECTURE_TREE, {"id": str(small.id)}, token=instructor.token)
+    # When another lecture has three tasks of four steps each
+    large = await make_lecture(instructor)
+    for _ in range(3):
+        await make_task(instructor, large, 4)
+    with count_queries() as many:
+        twelve = await gql.data(LECTURE_TREE, {"id": str(large.id)}, token=instructor.token)
+    # Then both trees are complete, in order, and cost the same number of statements
+    assert [len(t["steps"]) for t in one["lecture"]["tasks"]] == [1]
+    assert [[s["order"] for s in t["steps"]] for t in twelve["lecture"]["tasks"]] == [[1, 2, 3, 4]] * 3
+    assert {t["lecture"]["id"] for t in twelve["lecture"]["tasks"]} == {str(large.id)}
     assert len(many) == len(few)
