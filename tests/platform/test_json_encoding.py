@@ -4,7 +4,7 @@ import json
 
 from tests.helpers.client import TRANSPORT_WS, GraphQLClient, subscription
 from tests.helpers.factories import make_account
-from tests.test_platform_websocket import _notify
+from tests.helpers.notifications import notify
 
 ME = "{ me { name } }"
 NOTIFICATIONS = "subscription { notifications { title } }"
@@ -28,7 +28,7 @@ async def test_websocket_messages_are_text_frames(api_url: str) -> None:
     async with subscription(api_url, TRANSPORT_WS, token=account.token) as socket:
         await socket.start(NOTIFICATIONS)
         # When a notification arrives
-        await _notify(account, "안녕하세요")
+        await notify(account, "안녕하세요")
         frame = await socket.socket.recv()
         while json.loads(frame)["type"] in {"ping", "pong"}:
             frame = await socket.socket.recv()

@@ -13,8 +13,7 @@ from tests.helpers.classroom import make_lecture, make_task
 from tests.helpers.client import GraphQLClient, error_code
 from tests.helpers.db import count_queries
 from tests.helpers.factories import Account, make_account
-from tests.test_ingest import drain
-from tests.test_recordings_analysis import analysed, recorded
+from tests.helpers.recordings import analysed, drain, recorded
 
 __all__ = ["drain"]
 

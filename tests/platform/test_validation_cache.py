@@ -10,7 +10,7 @@ import strawberry.schema.schema as strawberry_schema
 
 from tests.helpers.client import TRANSPORT_WS, GraphQLClient, subscription
 from tests.helpers.factories import make_account
-from tests.test_platform_websocket import _notify
+from tests.helpers.notifications import notify
 
 
 @contextmanager
@@ -62,7 +62,7 @@ async def test_a_repeated_subscribe_is_validated_once(api_url: str, monkeypatch:
         for n in range(3):
             async with subscription(api_url, TRANSPORT_WS, token=account.token) as socket:
                 await socket.start(query)
-                await _notify(account, f"note {n}")
+                await notify(account, f"note {n}")
                 assert await socket.next_data() == {"notifications": {"title": f"note {n}"}}
     # Then it was validated once
     assert validated == [query]

@@ -22,13 +22,13 @@ from core.apq import query_hash
 from core.auth import Role, UserActor
 from core.db import transaction
 from core.errors import Unauthenticated
-from core.redis import redis
 from core.settings import get_settings
 from devstack import free_port
 from resolvers import notifications
 from schema.context import Context
 from tests.helpers.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, error_code, subscription
 from tests.helpers.factories import Account, make_account
+from tests.helpers.notifications import notify
 
 ME = "query Me { me { id } }"
 NOTIFICATIONS = "subscription Notifications { notifications { title } }"
@@ -69,19 +69,6 @@ async def _serve_with_fast_pings() -> AsyncIterator[str]:
         await task
 
 
-async def _notify(account: Account, title: str) -> None:
-    """Creates an in-app notification once the account's subscription is listening on Redis."""
-    channel = notification_events.user_channel(account.user.id)
-    # A client gets no signal when the server has subscribed on Redis; NUMSUB is the ground truth.
-    async with asyncio.timeout(5):
-        while not (await redis().pubsub_numsub(channel))[0][1]:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-    async with transaction() as db:
-        await notifications.create_in_app(
-            db, account.user.id, kind="test", title=title, body="", dedupe_key=title
-        )
-
-
 async def _local_subscribers(account: Account, count: int) -> None:
     """Waits until this api process has `count` subscriptions on the account's notifications (its hub
     holds one Redis subscription for all of them, so Redis cannot tell)."""
@@ -109,7 +96,7 @@ async def test_a_token_in_connection_init_authenticates_the_socket(
     async with subscription(api_url, protocol, init_payload={key: value}) as socket:
         # When it subscribes to its notifications and one is created
         await socket.start(NOTIFICATIONS)
-        await _notify(account, f"hello {protocol} {key}")
+        await notify(account, f"hello {protocol} {key}")
         # Then it receives it: the subscription runs as that account
         assert await socket.next_data() == {"notifications": {"title": f"hello {protocol} {key}"}}
 
@@ -255,7 +242,7 @@ async def test_a_socket_is_closed_with_4403_when_its_token_expires(api_url: str,
     async with subscription(api_url, protocol, token=token) as socket:
         await socket.start(NOTIFICATIONS)
         await _local_subscribers(account, 1)
-        await _notify(account, "before expiry")
+        await notify(account, "before expiry")
         assert await socket.next_data() == {"notifications": {"title": "before expiry"}}
         # When the token expires, then the server closes the socket as forbidden
         with pytest.raises(ConnectionClosed) as closed:
