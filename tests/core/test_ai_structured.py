@@ -12,7 +12,7 @@ from core import ai, ai_providers
 from core.errors import AiUnavailable
 from core.json_schema import strict_json_schema
 from core.settings import get_settings
-from tests.helpers.fake_ai_server import FakeAiServer, fake_ai_server
+from tests.helpers.fake_ai_server import FakeAiServer, fake_ai_server, grant, point_providers_at
 
 
 class Level(StrEnum):
@@ -60,19 +60,7 @@ async def fake() -> AsyncIterator[FakeAiServer]:
 
 @pytest.fixture
 def providers(monkeypatch: pytest.MonkeyPatch, fake: FakeAiServer) -> pytest.MonkeyPatch:
-    """Every provider pointed at the fake server, without keys; each test grants the keys it needs."""
-    settings = get_settings()
-    monkeypatch.setattr(settings, "openai_base_url", fake.openai_url)
-    monkeypatch.setattr(settings, "anthropic_base_url", fake.anthropic_url)
-    monkeypatch.setattr(settings, "together_base_url", fake.openai_url)
-    monkeypatch.setattr(settings, "ai_timeout_seconds", 0.3)
-    monkeypatch.setattr(settings, "ai_max_retries", 0)
-    return monkeypatch
-
-
-def grant(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
-    for name in names:
-        monkeypatch.setattr(get_settings(), f"{name}_api_key", f"test-{name}-key")
+    return point_providers_at(monkeypatch, fake)
 
 
 async def ask() -> ai.Structured[Question]:

@@ -14,12 +14,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from core.settings import get_settings
 from devstack import free_port
 
 Answer = Callable[[str], str]
@@ -154,3 +156,20 @@ async def fake_ai_server(default: Answer | None = None) -> AsyncIterator[FakeAiS
     finally:
         server.should_exit = True
         await task
+
+
+def point_providers_at(monkeypatch: pytest.MonkeyPatch, fake: FakeAiServer) -> pytest.MonkeyPatch:
+    """Every provider pointed at the fake server, without keys; each test grants the keys it needs."""
+    settings = get_settings()
+    monkeypatch.setattr(settings, "openai_base_url", fake.openai_url)
+    monkeypatch.setattr(settings, "anthropic_base_url", fake.anthropic_url)
+    monkeypatch.setattr(settings, "together_base_url", fake.openai_url)
+    monkeypatch.setattr(settings, "ai_timeout_seconds", 0.3)
+    monkeypatch.setattr(settings, "ai_max_retries", 0)
+    return monkeypatch
+
+
+def grant(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Gives the named providers a key, so they are configured."""
+    for name in names:
+        monkeypatch.setattr(get_settings(), f"{name}_api_key", f"test-{name}-key")
