@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -23,6 +22,7 @@ from starlette.routing import Route
 
 from core.settings import get_settings
 from devstack import free_port
+from tests.helpers.servers import serving
 
 Answer = Callable[[str], str]
 
@@ -145,17 +145,8 @@ async def fake_ai_server(default: Answer | None = None) -> AsyncIterator[FakeAiS
             Route("/v1/messages", fake.messages, methods=["POST"]),
         ]
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=fake.port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(app, fake.port):
         yield fake
-    finally:
-        server.should_exit = True
-        await task
 
 
 def point_providers_at(monkeypatch: pytest.MonkeyPatch, fake: FakeAiServer) -> pytest.MonkeyPatch:

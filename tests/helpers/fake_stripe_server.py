@@ -9,7 +9,6 @@ Stripe. Tests can seed subscriptions and promotion codes, and script failures.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from devstack.server import free_port
+from tests.helpers.servers import serving
 
 
 @dataclass(frozen=True)
@@ -181,14 +180,5 @@ async def fake_stripe_server() -> AsyncIterator[FakeStripeServer]:
         return await fake._handle(request)
 
     app = Starlette(routes=[Route("/v1/{path:path}", handle, methods=["GET", "POST", "DELETE"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=fake.port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(app, fake.port):
         yield fake
-    finally:
-        server.should_exit = True
-        await task
