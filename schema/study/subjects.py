@@ -1,4 +1,4 @@
-"""The study companion: subjects and each user's study settings per subject."""
+"""Subjects and each user's study settings per subject."""
 
 import uuid
 
@@ -110,7 +110,7 @@ class StudySettingsInput:
 
 
 @strawberry.type
-class StudyQuery:
+class SubjectsQuery:
     @fields.field(
         "Subjects by name, A to Z. `search` finds a case-insensitive part of the name, the description or a "
         "tag; `category` matches the whole category, case-insensitively."
@@ -146,7 +146,7 @@ class StudyQuery:
 
 
 @strawberry.type
-class StudyMutation:
+class SubjectsMutation:
     @fields.mutation("ADMIN only. Names are unique regardless of case (CONFLICT).")
     async def create_subject(self, info: Info, input: SubjectInput) -> Subject:
         async with transaction() as db:

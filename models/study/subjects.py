@@ -1,4 +1,4 @@
-"""Tables of the study companion: subjects, and each user's study settings per subject.
+"""Subjects, and each user's study settings per subject.
 
 A subject's search text (name, description and tags) is one expression, `subject_search_text`, a SQL
 function made by migration 0007 and indexed with a pg_trgm GIN index, so a case-insensitive substring
