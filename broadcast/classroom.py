@@ -16,6 +16,7 @@ from broadcast.streams import SequencedStream
 from models.classroom import (
     HelpRequest,
     HelpStatus,
+    HelpType,
     Participant,
     ParticipantStatus,
     ProgressStatus,
@@ -118,16 +119,31 @@ class ProgressView(_View):
 
 
 class HelpDiagnosis(_View):
-    """The figures measured when help was asked for; stored with camelCase keys (`diagnosis` column)."""
+    """The figures measured when help was asked for and, once the `help.diagnose` job has run, the
+    probable problem and how to help (`model` is "rules" when no AI gave them). Stored with camelCase
+    keys (`diagnosis` column); the advice keys are absent until then."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     attempts: int
     seconds_on_step: int = Field(alias="secondsOnStep")
     steps_behind: int = Field(alias="stepsBehind")
+    problem: str | None = None
+    suggested_help: str | None = Field(default=None, alias="suggestedHelp")
+    help_type: HelpType | None = Field(default=None, alias="helpType")
+    confidence: float | None = None
+    model: str | None = None
+    # What the AI call cost (SPEC "AI calls"); None for the rules.
+    provider: str | None = None
+    input_tokens: int | None = Field(default=None, alias="inputTokens")
+    output_tokens: int | None = Field(default=None, alias="outputTokens")
+
+    @property
+    def diagnosed(self) -> bool:
+        return self.model is not None
 
     def stored(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True)
+        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 class HelpRequestView(_View):
@@ -141,6 +157,7 @@ class HelpRequestView(_View):
     resolved_at: datetime | None
     response: str | None
     diagnosis: HelpDiagnosis | None
+    rating: int | None = None
 
     @classmethod
     def of(
@@ -157,6 +174,7 @@ class HelpRequestView(_View):
             resolved_at=request.resolved_at,
             response=request.response,
             diagnosis=HelpDiagnosis.model_validate(request.diagnosis) if request.diagnosis else None,
+            rating=request.rating,
         )
 
 

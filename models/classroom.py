@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import JSON, Column, Index, Integer, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
 from core.db import feeds_cached_reads
@@ -51,6 +51,15 @@ class HelpStatus(StrEnum):
     PENDING = "PENDING"
     ACKNOWLEDGED = "ACKNOWLEDGED"
     RESOLVED = "RESOLVED"
+
+
+class HelpType(StrEnum):
+    """How an instructor can best help: a written hint, speaking, a highlight on the phone, showing it."""
+
+    TEXT = "TEXT"
+    VOICE = "VOICE"
+    OVERLAY = "OVERLAY"
+    DEMO = "DEMO"
 
 
 class Lecture(SQLModel, table=True):
@@ -241,8 +250,15 @@ class StepProgress(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
+MIN_HELP_RATING = 1
+MAX_HELP_RATING = 5
+
+
 class HelpRequest(SQLModel, table=True):
     __tablename__ = "help_requests"
+    __table_args__ = (
+        CheckConstraint(f"rating BETWEEN {MIN_HELP_RATING} AND {MAX_HELP_RATING}", name="rating"),
+    )
 
     id: uuid.UUID = id_field()
     session_id: uuid.UUID = Field(foreign_key="live_sessions.id", index=True, ondelete="CASCADE")
@@ -250,13 +266,18 @@ class HelpRequest(SQLModel, table=True):
     step_id: uuid.UUID | None = Field(default=None, foreign_key="steps.id")
     message: str | None = Field(default=None, max_length=500)
     status: HelpStatus = Field(default=HelpStatus.PENDING, sa_type=enum_type(HelpStatus))
-    # What the server knew when help was asked for: attempts, time on the step, steps behind the class.
+    # What the server knew when help was asked for (attempts, time on the step, steps behind the class),
+    # completed by the `help.diagnose` job with the probable problem and how to help
+    # (broadcast.classroom.HelpDiagnosis).
     diagnosis: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     response: str | None = Field(default=None, max_length=1000)
     created_at: datetime = created_at_field()
     acknowledged_at: datetime | None = timestamp_field()
     resolved_at: datetime | None = timestamp_field()
     resolved_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    # The participant's rating of the help they got, once the request is resolved; given at most once.
+    rating: int | None = None
+    rated_at: datetime | None = timestamp_field()
 
 
 # What the response cache may serve (schema/response_cache.py) is read from these: writing one bumps the

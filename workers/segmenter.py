@@ -13,14 +13,15 @@ actions into steps a senior can follow:
 """
 
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from core.text import TEXT, TITLE
 from models.classroom import TargetAction, UiTarget
-from models.recordings import AnalyzedStep, RecordingEvent
+from models.recordings import AnalyzedStep
 from resolvers.recordings.events import is_secret
 
 REDACTED = "[redacted]"
@@ -98,7 +99,35 @@ def _humanize(name: str) -> str:
     return " ".join(words).lower()
 
 
-def actions_from(events: Sequence[RecordingEvent]) -> list[Action]:
+class AccessibilityEvent(Protocol):
+    """An Android accessibility event as a phone reported it: a recording's event, or one a student's
+    phone logged as activity (workers/help.py)."""
+
+    @property
+    def event_id(self) -> uuid.UUID: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def package_name(self) -> str | None: ...
+    @property
+    def class_name(self) -> str | None: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def content_description(self) -> str | None: ...
+    @property
+    def view_id(self) -> str | None: ...
+    @property
+    def bounds(self) -> str | None: ...
+    @property
+    def is_sensitive(self) -> bool: ...
+    @property
+    def data(self) -> Any: ...
+
+
+def actions_from(events: Sequence[AccessibilityEvent]) -> list[Action]:
     actions = []
     for event in events:
         action = action_of(event.event_type)

@@ -18,7 +18,7 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
-from workers import analysis, billing, notifications
+from workers import analysis, billing, help, notifications
 from workers.ingest import Drain
 
 
@@ -49,6 +49,7 @@ class WorkerSettings:
         func(notifications.send_welcome, name="notification.welcome", max_tries=5),
         func(analysis.analyze_recording, name="recording.analyze", max_tries=analysis.MAX_TRIES),
         func(billing.refresh_subscription, name="billing.refresh_subscription", max_tries=billing.MAX_TRIES),
+        func(help.diagnose_help_request, name="help.diagnose", max_tries=help.MAX_TRIES),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(

@@ -10,6 +10,7 @@ from resolvers.classroom.analytics import SessionAnalytics, StuckReason, analyse
 from resolvers.classroom.help import (
     acknowledge_help_request,
     list_help_requests,
+    rate_help,
     request_help,
     resolve_help_request,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "live_steps_by_task",
     "own_lecture",
     "owns",
+    "rate_help",
     "remove_step",
     "reorder_steps",
     "report_progress",

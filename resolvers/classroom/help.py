@@ -1,4 +1,6 @@
-"""Help requests: a participant asks, the session's instructor acknowledges and resolves."""
+"""Help requests: a participant asks, the session's instructor acknowledges and resolves, the participant
+rates the help. A request on a step queues its diagnosis (`help.diagnose`, resolvers/classroom/diagnosis.py
+and workers/help.py) after the commit."""
 
 import uuid
 
@@ -8,10 +10,19 @@ from sqlmodel import col
 
 from core import text
 from core.auth import Actor, require_user
-from core.errors import Conflict, NotFound
+from core.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated
+from core.jobs import enqueue_after_commit
 from core.ratelimit import HELP_REQUESTS
 from models.base import utcnow
-from models.classroom import HelpRequest, HelpStatus, Participant, ProgressStatus, Step
+from models.classroom import (
+    MAX_HELP_RATING,
+    MIN_HELP_RATING,
+    HelpRequest,
+    HelpStatus,
+    Participant,
+    ProgressStatus,
+    Step,
+)
 from resolvers.classroom import live
 from resolvers.classroom.access import (
     Action,
@@ -25,6 +36,7 @@ from resolvers.classroom.loaders import live_steps
 from resolvers.classroom.progress import progress_row, session_step
 
 MAX_RESPONSE_LENGTH = 1000
+DIAGNOSE_JOB = "help.diagnose"
 
 
 async def request_help(
@@ -62,6 +74,9 @@ async def request_help(
     await db.flush()
     view = live.HelpRequestView.of(request, participant, step)
     live.emit_help(db, session.id, live.HelpRequestCreated(request=view))
+    if diagnosis is not None:
+        # The job id makes a second enqueue for the same request a no-op.
+        enqueue_after_commit(db, DIAGNOSE_JOB, str(request.id), job_id=f"{DIAGNOSE_JOB}:{request.id}")
     return request
 
 
@@ -76,7 +91,8 @@ async def _controlled_help_request(db: AsyncSession, actor: Actor, request_id: u
     return request
 
 
-async def _publish_update(db: AsyncSession, request: HelpRequest) -> HelpRequest:
+async def publish_update(db: AsyncSession, request: HelpRequest) -> HelpRequest:
+    """Publishes the changed request on the session's help stream once the transaction has committed."""
     await db.flush()
     participant = await db.get(Participant, request.participant_id)
     step = await db.get(Step, request.step_id) if request.step_id else None
@@ -92,7 +108,7 @@ async def acknowledge_help_request(db: AsyncSession, actor: Actor, request_id: u
         raise Conflict(f"The help request is already {request.status.value}")
     request.status = HelpStatus.ACKNOWLEDGED
     request.acknowledged_at = utcnow()
-    return await _publish_update(db, request)
+    return await publish_update(db, request)
 
 
 async def resolve_help_request(
@@ -105,7 +121,28 @@ async def resolve_help_request(
     request.status = HelpStatus.RESOLVED
     request.resolved_at = utcnow()
     request.resolved_by = require_user(actor).user_id
-    return await _publish_update(db, request)
+    return await publish_update(db, request)
+
+
+async def rate_help(db: AsyncSession, actor: Actor, request_id: uuid.UUID, rating: int) -> HelpRequest:
+    """The participant who asked rates the help they got: once, after it was resolved."""
+    if actor is None:
+        raise Unauthenticated()
+    request = await db.get(HelpRequest, request_id, with_for_update=True)
+    seen_as = await viewer(db, actor, await get_session(db, request.session_id)) if request else None
+    if request is None or seen_as is None or not seen_as.may_see_participant(request.participant_id):
+        raise NotFound("Help request")
+    if seen_as.participant_id != request.participant_id:
+        raise Forbidden("Only the participant who asked for help may rate it")
+    if not MIN_HELP_RATING <= rating <= MAX_HELP_RATING:
+        raise BadInput(f"rating must be from {MIN_HELP_RATING} to {MAX_HELP_RATING}", field="rating")
+    if request.status is not HelpStatus.RESOLVED:
+        raise Conflict(f"Only resolved help can be rated; this request is {request.status.value}")
+    if request.rating is not None:
+        raise Conflict("This help has been rated already")
+    request.rating = rating
+    request.rated_at = utcnow()
+    return await publish_update(db, request)
 
 
 async def list_help_requests(

@@ -73,6 +73,12 @@ class SessionAnalytics:
     )
     bottleneck_step_id: strawberry.ID | None
     computed_at: datetime
+    average_help_rating: float | None = strawberry.field(
+        description="The participants' mean rating of resolved help; null before any rating."
+    )
+    median_seconds_to_resolve: float | None = strawberry.field(
+        description="Median time from a help request to its resolution; null before any is resolved."
+    )
 
     @classmethod
     def of(cls, analytics: classroom.SessionAnalytics) -> "SessionAnalytics":
@@ -112,6 +118,8 @@ class SessionAnalytics:
             if worst and worst.bottleneck_score > 0
             else None,
             computed_at=analytics.computed_at,
+            average_help_rating=analytics.average_help_rating,
+            median_seconds_to_resolve=analytics.median_seconds_to_resolve,
         )
 
 

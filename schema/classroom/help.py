@@ -4,6 +4,7 @@ import strawberry
 
 from core.db import read_session, transaction
 from resolvers import classroom
+from schema import fields
 from schema.classroom.types import HelpRequest, HelpStatus, help_requests_of, member_id, parse_session_id
 from schema.context import Info
 from schema.ids import parse_id
@@ -58,4 +59,10 @@ class HelpMutation:
             request = await classroom.resolve_help_request(
                 db, info.context.actor, parse_id(id, "Help request"), response
             )
+        return (await help_requests_of(info, [request]))[0]
+
+    @fields.mutation("The participant who asked rates the resolved help they got, 1 to 5, once.")
+    async def rate_help(self, info: Info, id: strawberry.ID, rating: int) -> HelpRequest:
+        async with transaction() as db:
+            request = await classroom.rate_help(db, info.context.actor, parse_id(id, "Help request"), rating)
         return (await help_requests_of(info, [request]))[0]

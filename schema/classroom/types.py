@@ -39,6 +39,7 @@ SessionStatus = strawberry.enum(rows.SessionStatus, name="SessionStatus")
 ParticipantStatus = strawberry.enum(rows.ParticipantStatus, name="ParticipantStatus")
 ProgressStatus = strawberry.enum(rows.ProgressStatus, name="ProgressStatus")
 HelpStatus = strawberry.enum(rows.HelpStatus, name="HelpStatus")
+HelpType = strawberry.enum(rows.HelpType, name="HelpType")
 
 
 @strawberry.type
@@ -154,11 +155,32 @@ class Lecture:
         return [LiveSession.from_row(row, classroom.INSTRUCTOR) for row in sessions]
 
 
-@strawberry.type
+@strawberry.type(
+    description="Figures measured when help was asked for; the advice fields stay null until the "
+    'diagnosis arrives (HelpRequestUpdated), from the AI or, with model "rules", from the figures.'
+)
 class HelpDiagnosis:
     attempts: int
     seconds_on_step: int
     steps_behind: int
+    problem: str | None = strawberry.field(description="What is most probably wrong, in one sentence.")
+    suggested_help: str | None = strawberry.field(description="What the instructor can say or show.")
+    help_type: HelpType | None
+    confidence: float | None = strawberry.field(description="From 0 to 1.")
+    model: str | None = strawberry.field(description='The AI model that diagnosed, or "rules".')
+
+    @classmethod
+    def of(cls, diagnosis: live.HelpDiagnosis) -> "HelpDiagnosis":
+        return cls(
+            attempts=diagnosis.attempts,
+            seconds_on_step=diagnosis.seconds_on_step,
+            steps_behind=diagnosis.steps_behind,
+            problem=diagnosis.problem,
+            suggested_help=diagnosis.suggested_help,
+            help_type=diagnosis.help_type,
+            confidence=diagnosis.confidence,
+            model=diagnosis.model,
+        )
 
 
 @strawberry.type
@@ -265,10 +287,10 @@ class HelpRequest:
     resolved_at: datetime | None
     response: str | None
     diagnosis: HelpDiagnosis | None
+    rating: int | None = strawberry.field(description="The participant's rating of the help, 1 to 5.")
 
     @classmethod
     def of(cls, request: live.HelpRequestView) -> "HelpRequest":
-        diagnosis = request.diagnosis
         return cls(
             id=strawberry.ID(str(request.id)),
             participant=Participant.of(request.participant),
@@ -278,15 +300,8 @@ class HelpRequest:
             created_at=request.created_at,
             resolved_at=request.resolved_at,
             response=request.response,
-            diagnosis=(
-                HelpDiagnosis(
-                    attempts=diagnosis.attempts,
-                    seconds_on_step=diagnosis.seconds_on_step,
-                    steps_behind=diagnosis.steps_behind,
-                )
-                if diagnosis
-                else None
-            ),
+            diagnosis=HelpDiagnosis.of(request.diagnosis) if request.diagnosis else None,
+            rating=request.rating,
         )
 
 
