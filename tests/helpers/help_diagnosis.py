@@ -12,7 +12,7 @@ from models.classroom import HelpRequest
 ASK = """
 mutation($id: ID!, $s: ID, $m: String) { requestHelp(sessionId: $id, stepId: $s, message: $m) {
   id diagnosis { attempts secondsOnStep stepsBehind problem model } } }"""
-RESOLVE = "mutation($id: ID!) { resolveHelpRequest(id: $id, response: \"Top right\") { id status } }"
+RESOLVE = 'mutation($id: ID!) { resolveHelpRequest(id: $id, response: "Top right") { id status } }'
 RATE = "mutation($id: ID!, $r: Int!) { rateHelp(id: $id, rating: $r) { id status rating } }"
 DIAGNOSIS = "attempts secondsOnStep stepsBehind problem suggestedHelp helpType confidence model"
 HELP_EVENTS = f"""

@@ -38,14 +38,18 @@ async def fake_ai(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeAiServer
 
 
 async def asked(gql, room: Classroom, joined: Joined, message: str = "The button is not there") -> str:
-    answer = await gql.data(ASK, {"id": room.id, "s": str(room.steps[0].id), "m": message}, token=joined.token)
+    answer = await gql.data(
+        ASK, {"id": room.id, "s": str(room.steps[0].id), "m": message}, token=joined.token
+    )
     request_id: str = answer["requestHelp"]["id"]
     return request_id
 
 
 async def logged_activity(gql, room: Classroom, joined: Joined) -> None:
     events = phone_activity(room.id, str(room.steps[0].id))
-    assert await gql.data(LOG_ACTIVITY, {"events": events}, token=joined.token) == {"logActivity": len(events)}
+    assert await gql.data(LOG_ACTIVITY, {"events": events}, token=joined.token) == {
+        "logActivity": len(events)
+    }
     await wait_until_drained()
 
 
@@ -197,7 +201,9 @@ async def test_a_second_run_of_the_job_changes_nothing(gql, drain, fake_ai, monk
     assert await stored_diagnosis(request_id) == first
 
 
-async def test_a_request_resolved_before_its_diagnosis_still_gets_it(gql, drain, fake_ai, monkeypatch) -> None:
+async def test_a_request_resolved_before_its_diagnosis_still_gets_it(
+    gql, drain, fake_ai, monkeypatch
+) -> None:
     grant(monkeypatch, "openai")
     room = await make_classroom(steps=1, start=True)
     request_id = await asked(gql, room, await join(room))

@@ -12,6 +12,7 @@ from core.db import read_session, transaction
 from models.classroom import HelpRequest
 from tests.helpers.classroom import Classroom, Joined, join, make_classroom
 from tests.helpers.client import TRANSPORT_WS, error_code, subscription
+from tests.helpers.db import count_queries
 from tests.helpers.factories import make_account
 from tests.helpers.fake_ai_server import FakeAiServer, fake_ai_server, grant, point_providers_at
 from tests.helpers.help_diagnosis import ADVICE, ASK, HELP_EVENTS, RATE, RESOLVE, diagnosing_llm
@@ -31,7 +32,9 @@ async def fake_ai(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeAiServer
 
 
 async def asked(gql, room: Classroom, joined: Joined, step: int = 0) -> str:
-    answer = await gql.data(ASK, {"id": room.id, "s": str(room.steps[step].id), "m": "Lost"}, token=joined.token)
+    answer = await gql.data(
+        ASK, {"id": room.id, "s": str(room.steps[step].id), "m": "Lost"}, token=joined.token
+    )
     request_id: str = answer["requestHelp"]["id"]
     return request_id
 
@@ -193,3 +196,23 @@ async def test_analytics_show_the_average_rating_and_median_time_to_resolve(gql)
     figures = (await gql.data(HELP_FIGURES, {"id": room.id}, token=room.instructor.token))["sessionAnalytics"]
     # Then the rating is the mean of the two ratings and the median the middle resolution time
     assert figures == {"openHelpRequests": 1, "averageHelpRating": 3.5, "medianSecondsToResolve": 60.0}
+
+
+async def test_the_help_figures_cost_no_statement_per_request(gql) -> None:
+    # Given one session with one rated request and another with five
+    rooms = []
+    for count in (1, 5):
+        room = await make_classroom(steps=2, start=True)
+        for n in range(count):
+            person = await join(room, f"Student {n}")
+            request_id = await resolved(gql, room, person)
+            await gql.data(RATE, {"id": request_id, "r": 3}, token=person.token)
+        rooms.append(room)
+    # When the instructor reads each session's analytics, Then both cost the same statements
+    counts = []
+    for room in rooms:
+        with count_queries() as statements:
+            figures = await gql.data(HELP_FIGURES, {"id": room.id}, token=room.instructor.token)
+        assert figures["sessionAnalytics"]["averageHelpRating"] == 3.0
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
