@@ -7,14 +7,15 @@ answer is validated by `HelpAdvice`. The actions are the participant's activity 
 a recording's events are for its analysis (`workers.segmenter.actions_from` and `redact_for_prompt`):
 text typed into a sensitive or password field never leaves, and neither does free-form event data.
 Without a provider, or when none answers validly in time, `advice_by_rules` gives the advice from the
-figures with `model: "rules"`. The job is idempotent (resolvers/classroom/diagnosis.py).
+figures with `model: "rules"`. The job is idempotent (resolvers/classroom/diagnosis.py), and a cron
+queues again the diagnosis of requests whose job was lost (Redis unreachable when the request committed).
 """
 
 import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,11 +23,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from core import ai, ai_providers
 from core.db import read_session, transaction
 from core.errors import AiUnavailable
+from core.jobs import job_queue
 from core.kafka import wait_for_drain
+from models.base import utcnow
 from models.classroom import HelpType, Step, TargetAction, UiTarget
 from models.recordings import ActivityEvent
 from resolvers.classroom import live
-from resolvers.classroom.diagnosis import DiagnosisCase, case_to_diagnose, store_diagnosis
+from resolvers.classroom.diagnosis import (
+    DiagnosisCase,
+    case_to_diagnose,
+    store_diagnosis,
+    undiagnosed_requests,
+)
+from resolvers.classroom.help import DIAGNOSE_JOB, diagnosis_job_id
 from workers.segmenter import actions_from, redact_for_prompt
 
 logger = logging.getLogger(__name__)
@@ -37,6 +46,8 @@ RULES_MODEL = "rules"
 # so the job waits for the drain only briefly.
 DRAIN_WAIT_SECONDS = 5.0
 RECENT_ACTIONS = 30
+# Older requests are not worth diagnosing late: the class has moved on.
+REQUEUE_WINDOW = timedelta(hours=1)
 FIELD_LIMIT = 200
 SYSTEM_PROMPT = """You help an instructor who teaches seniors to use their Android phones, live in a class.
 A student asked for help on one step of the lesson. You get, as JSON data between <data> and </data>:
@@ -221,3 +232,18 @@ async def diagnose_help_request(ctx: dict[str, Any], request_id: str) -> str:
     async with transaction() as db:
         stored = await store_diagnosis(db, case.request.id, diagnosis)
     return "diagnosed" if stored else "skipped"
+
+
+async def requeue_undiagnosed(ctx: dict[str, Any]) -> int:
+    """Queues again the diagnosis of every recent request still without one; returns how many jobs were
+    new. The job id makes this a no-op for requests whose job is queued or has run."""
+    async with read_session() as db:
+        waiting = await undiagnosed_requests(db, utcnow() - REQUEUE_WINDOW)
+    queue = await job_queue()
+    queued = 0
+    for request_id in waiting:
+        job = await queue.enqueue_job(DIAGNOSE_JOB, str(request_id), _job_id=diagnosis_job_id(request_id))
+        queued += job is not None
+    if queued:
+        logger.warning("queued %d lost help diagnoses again", queued)
+    return queued

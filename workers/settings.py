@@ -59,6 +59,13 @@ class WorkerSettings:
             run_at_startup=True,
             unique=True,
         ),
+        cron(
+            help.requeue_undiagnosed,
+            name="help.requeue_undiagnosed",
+            second=30,
+            run_at_startup=True,
+            unique=True,
+        ),
     ]
     on_startup = startup
     on_shutdown = shutdown

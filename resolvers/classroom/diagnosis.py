@@ -9,6 +9,7 @@ request: a client following `helpRequests` keeps the same state as one that quer
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +66,17 @@ async def recent_activity(
         .limit(RECENT_ACTIVITY)
     )
     return list(reversed((await db.execute(statement)).scalars().all()))
+
+
+async def undiagnosed_requests(db: AsyncSession, since: datetime) -> list[uuid.UUID]:
+    """Requests on a step created since `since` that still wait for their diagnosis."""
+    statement = select(col(HelpRequest.id)).where(
+        col(HelpRequest.created_at) >= since,
+        col(HelpRequest.step_id).is_not(None),
+        col(HelpRequest.diagnosis).is_not(None),
+        col(HelpRequest.diagnosis)["model"].as_string().is_(None),
+    )
+    return list((await db.execute(statement)).scalars())
 
 
 async def store_diagnosis(db: AsyncSession, request_id: uuid.UUID, diagnosis: live.HelpDiagnosis) -> bool:

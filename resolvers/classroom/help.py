@@ -75,9 +75,13 @@ async def request_help(
     view = live.HelpRequestView.of(request, participant, step)
     live.emit_help(db, session.id, live.HelpRequestCreated(request=view))
     if diagnosis is not None:
-        # The job id makes a second enqueue for the same request a no-op.
-        enqueue_after_commit(db, DIAGNOSE_JOB, str(request.id), job_id=f"{DIAGNOSE_JOB}:{request.id}")
+        enqueue_after_commit(db, DIAGNOSE_JOB, str(request.id), job_id=diagnosis_job_id(request.id))
     return request
+
+
+def diagnosis_job_id(request_id: uuid.UUID) -> str:
+    """One job per request: arq ignores a second enqueue while the first is queued or its result kept."""
+    return f"{DIAGNOSE_JOB}:{request_id}"
 
 
 async def _controlled_help_request(db: AsyncSession, actor: Actor, request_id: uuid.UUID) -> HelpRequest:

@@ -10,6 +10,7 @@ import pytest
 from core.auth import ParticipantActor
 from core.db import read_session, transaction
 from core.jobs import job_queue
+from core.redis import redis
 from models.classroom import HelpRequest
 from resolvers import classroom
 from tests.helpers.classroom import Classroom, Joined, join, make_classroom
@@ -223,3 +224,20 @@ async def test_a_request_without_a_step_queues_no_diagnosis(gql, drain, fake_ai,
     assert answer["requestHelp"]["diagnosis"] is None
     queued = await (await job_queue()).queued_jobs()
     assert [job.function for job in queued] == ["notification.welcome"]
+
+
+async def test_a_diagnosis_lost_with_its_job_is_queued_again(gql, drain, fake_ai) -> None:
+    # Given a request whose job never reached the queue (Redis lost it), beside a diagnosed one
+    room = await make_classroom(steps=1, start=True)
+    diagnosed = await asked(gql, room, await join(room, "Ana"))
+    await run_jobs()
+    lost = await asked(gql, room, await join(room, "Bo"))
+    await redis().flushdb()
+    # When the cron looks for requests still waiting
+    assert await help.requeue_undiagnosed({}) == 1
+    await run_jobs()
+    # Then the lost one is diagnosed, and nothing is left to queue
+    lost_diagnosis = await stored_diagnosis(lost)
+    assert lost_diagnosis is not None and lost_diagnosis["model"] == "rules"
+    assert await help.requeue_undiagnosed({}) == 0
+    assert (await stored_diagnosis(diagnosed) or {}).get("model") == "rules"
