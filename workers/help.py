@@ -96,19 +96,20 @@ class ObservedEvent:
     def of(cls, event: ActivityEvent) -> "ObservedEvent":
         data = event.data if isinstance(event.data, dict) else {}
 
-        def string(key: str) -> str | None:
+        def string(key: str, limit: int | None = FIELD_LIMIT) -> str | None:
             value = data.get(key)
-            return value[:FIELD_LIMIT] if isinstance(value, str) else None
+            return value[:limit] if isinstance(value, str) else None
 
         return cls(
             event_id=event.event_id,
             event_type=event.event_type,
             occurred_at=event.occurred_at,
             package_name=string("packageName"),
-            class_name=string("className"),
+            # Whole, so that `is_secret` sees a field's name as the phone sent it.
+            class_name=string("className", None),
             text=string("text"),
             content_description=string("contentDescription"),
-            view_id=string("viewId"),
+            view_id=string("viewId", None),
             bounds=string("bounds"),
             is_sensitive=data.get("isSensitive") is True,
             data=event.data,
