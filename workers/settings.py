@@ -18,7 +18,7 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
-from workers import analysis, billing, notifications
+from workers import analysis, billing, notifications, study_goals
 from workers.ingest import Drain
 
 
@@ -55,6 +55,13 @@ class WorkerSettings:
             analysis.requeue_stalled_analyses,
             name="recording.requeue_stalled",
             minute=set(range(0, 60, 5)),
+            run_at_startup=True,
+            unique=True,
+        ),
+        cron(
+            study_goals.close_goals,
+            name="study.close_goals",
+            minute=set(range(0, 60, 10)),
             run_at_startup=True,
             unique=True,
         ),
