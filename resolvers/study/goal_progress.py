@@ -30,8 +30,11 @@ def goal_progress() -> ScalarSelect[float]:
     zone = user_timezone(goals.c.user_id)
 
     def share(target: ColumnElement[int], done: ColumnElement[Any]) -> ColumnElement[float]:
-        # An unset target is NULL here and adds nothing; `num_nonnulls` below counts only the set ones.
-        return func.coalesce(func.least(literal(1.0), cast(done, Float()) / target), literal(0.0))
+        # An unset target adds nothing (`num_nonnulls` below counts only the set ones). Spelled as a CASE
+        # because LEAST ignores NULLs: least(1, NULL) is 1, not NULL.
+        return case(
+            (target.is_(None), literal(0.0)), else_=func.least(literal(1.0), cast(done, Float()) / target)
+        )
 
     def count_of(kind: ActivityKind) -> ColumnElement[int]:
         return func.count().filter(activities.c.kind == kind)

@@ -21,7 +21,9 @@ users = User.__table__  # type: ignore[attr-defined]
 
 def user_timezone(user_id: ColumnElement[uuid.UUID] | uuid.UUID) -> ScalarSelect[Any]:
     """The user's time zone name, as a scalar subquery (correlated when `user_id` is a column)."""
-    return select(users.c.timezone).where(users.c.id == user_id).scalar_subquery()
+    # Correlated to whichever enclosing statement holds the column, however deeply this is nested (the
+    # default correlates only to the immediately enclosing SELECT).
+    return select(users.c.timezone).where(users.c.id == user_id).correlate_except(users).scalar_subquery()
 
 
 def local_date(moment: ColumnElement[datetime] | datetime, zone: ColumnElement[Any]) -> ColumnElement[date]:
