@@ -19,7 +19,8 @@ FIELDS = (
     "id kind status subject { id name } targetSummaries targetQuizzes targetMinutes progress startsOn endsOn"
 )
 CREATE = f"mutation($input: StudyGoalInput!) {{ createStudyGoal(input: $input) {{ {FIELDS} }} }}"
-UPDATE = f"mutation($id: ID!, $input: StudyGoalInput!) {{ updateStudyGoal(id: $id, input: $input) {{ {FIELDS} }} }}"
+UPDATE = f"""mutation($id: ID!, $input: StudyGoalInput!) {{
+  updateStudyGoal(id: $id, input: $input) {{ {FIELDS} }} }}"""
 ABANDON = f"mutation($id: ID!) {{ abandonStudyGoal(id: $id) {{ {FIELDS} }} }}"
 GOALS = f"query($status: GoalStatus) {{ studyGoals(status: $status) {{ {FIELDS} }} }}"
 
