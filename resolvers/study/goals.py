@@ -88,7 +88,11 @@ def _window(draft: GoalDraft, today: date) -> tuple[date, date]:
         starts_on, ends_on = draft.starts_on, draft.ends_on
     else:
         starts_on = draft.starts_on or period_of(draft.kind, today)[0]
-        ends_on = draft.ends_on or period_of(draft.kind, starts_on)[1]
+        try:
+            ends_on = draft.ends_on or period_of(draft.kind, starts_on)[1]
+        except OverflowError as error:
+            # The week of 9999-12-31 ends beyond the last date Python knows.
+            raise BadInput("startsOn is out of range", field="startsOn") from error
     if ends_on < starts_on:
         raise BadInput("endsOn must not be before startsOn", field="endsOn")
     if ends_on < today:
