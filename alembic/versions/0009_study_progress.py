@@ -114,5 +114,6 @@ def downgrade() -> None:
     op.drop_index("ix_study_goals_user_status", table_name="study_goals")
     op.drop_table("study_goals")
     op.drop_index(op.f("ix_study_activities_subject_id"), table_name="study_activities")
+    op.drop_index("ix_study_activities_user_occurred", table_name="study_activities")
     op.drop_index("ix_study_activities_user_subject_occurred", table_name="study_activities")
     op.drop_table("study_activities")

@@ -34,6 +34,8 @@ class StudyActivity(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("kind", "source_id", name="uq_study_activities_kind_source_id"),
         Index("ix_study_activities_user_subject_occurred", "user_id", "subject_id", "occurred_at"),
+        # For goals without a subject, which count the user's activity in every subject.
+        Index("ix_study_activities_user_occurred", "user_id", "occurred_at"),
         CheckConstraint("score IS NULL OR (score >= 0 AND score <= 1)", name="score"),
         CheckConstraint("minutes >= 0", name="minutes"),
     )
