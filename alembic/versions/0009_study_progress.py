@@ -60,6 +60,9 @@ def upgrade() -> None:
         ["user_id", "subject_id", "occurred_at"],
         unique=False,
     )
+    op.create_index(
+        "ix_study_activities_user_occurred", "study_activities", ["user_id", "occurred_at"], unique=False
+    )
     op.create_index(op.f("ix_study_activities_subject_id"), "study_activities", ["subject_id"], unique=False)
     op.create_table(
         "study_goals",
