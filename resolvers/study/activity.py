@@ -60,8 +60,9 @@ async def record_activity(
     does nothing. Then marks the user's ACTIVE goals this activity completes as ACHIEVED, with an in-app
     notification each.
 
-    `score` (0 to 1) is for QUIZ_ANSWERED only, `minutes` (at least 1) for STUDY_TIME only; `topic` is
-    bounded to 200 characters.
+    `score` (0 to 1) is for QUIZ_ANSWERED only, `minutes` (at least 1) for STUDY_TIME only (ValueError
+    otherwise); `topic` is cleaned by `core.text` (BadInput `topic` beyond 200 characters). Holds a
+    per-user lock until the caller's transaction ends (see `lock_user_progress`).
     """
     _check(kind, occurred_at, score, minutes)
     cleaned_topic = text.clean(topic, "topic", max_length=ACTIVITY_TOPIC_LENGTH, collapse_spaces=True)

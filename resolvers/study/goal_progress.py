@@ -2,7 +2,7 @@
 
 Progress is the mean, over the targets a goal sets, of min(1, done / target), where `done` counts the
 user's activity between the goal's local `starts_on` and `ends_on` (both included) in the goal's subject
-(every subject when it has none). It is one correlated scalar subquery over `study_goals`, so a list of
+(every subject when it has none). It is one correlated expression over `study_goals`, so a list of
 goals, the goals one activity may complete and the goals the cron closes are each one statement,
 whatever their number.
 """
