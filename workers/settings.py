@@ -18,7 +18,7 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
-from workers import analysis, billing, help, notifications
+from workers import analysis, billing, help, notifications, study_goals
 from workers.ingest import Drain
 
 
@@ -63,6 +63,13 @@ class WorkerSettings:
             help.requeue_undiagnosed,
             name="help.requeue_undiagnosed",
             second=30,
+            run_at_startup=True,
+            unique=True,
+        ),
+        cron(
+            study_goals.close_goals,
+            name="study.close_goals",
+            minute=set(range(0, 60, 10)),
             run_at_startup=True,
             unique=True,
         ),

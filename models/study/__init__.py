@@ -1,5 +1,15 @@
 """Tables of the study companion, one module per part; importing the package registers them all."""
 
+from models.study.progress import (
+    ACTIVITY_TOPIC_LENGTH,
+    MAX_GOAL_DAYS,
+    MAX_GOAL_TARGET,
+    ActivityKind,
+    GoalKind,
+    GoalStatus,
+    StudyActivity,
+    StudyGoal,
+)
 from models.study.subjects import (
     LANGUAGE_LENGTH,
     MAX_DAILY_GOAL_MINUTES,
@@ -17,15 +27,23 @@ from models.study.subjects import (
 )
 
 __all__ = [
+    "ACTIVITY_TOPIC_LENGTH",
     "LANGUAGE_LENGTH",
     "MAX_DAILY_GOAL_MINUTES",
+    "MAX_GOAL_DAYS",
+    "MAX_GOAL_TARGET",
     "MAX_TAGS",
     "MIN_DAILY_GOAL_MINUTES",
     "SUBJECT_CATEGORY_LENGTH",
     "SUBJECT_DESCRIPTION_LENGTH",
     "SUBJECT_NAME_LENGTH",
     "TAG_LENGTH",
+    "ActivityKind",
     "Difficulty",
+    "GoalKind",
+    "GoalStatus",
+    "StudyActivity",
+    "StudyGoal",
     "StudySettings",
     "Subject",
     "SummaryLength",

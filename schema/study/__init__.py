@@ -2,9 +2,10 @@
 
 from strawberry.tools import merge_types
 
+from schema.study.progress import ProgressMutation, ProgressQuery
 from schema.study.subjects import SubjectsMutation, SubjectsQuery
 
-StudyQuery = merge_types("StudyQuery", (SubjectsQuery,))
-StudyMutation = merge_types("StudyMutation", (SubjectsMutation,))
+StudyQuery = merge_types("StudyQuery", (SubjectsQuery, ProgressQuery))
+StudyMutation = merge_types("StudyMutation", (SubjectsMutation, ProgressMutation))
 
 __all__ = ["StudyMutation", "StudyQuery"]
