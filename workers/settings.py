@@ -18,7 +18,7 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
-from workers import analysis, billing, notifications
+from workers import analysis, billing, notifications, study
 from workers.ingest import Drain
 
 
@@ -49,6 +49,7 @@ class WorkerSettings:
         func(notifications.send_welcome, name="notification.welcome", max_tries=5),
         func(analysis.analyze_recording, name="recording.analyze", max_tries=analysis.MAX_TRIES),
         func(billing.refresh_subscription, name="billing.refresh_subscription", max_tries=billing.MAX_TRIES),
+        func(study.summarize, name="study.summarize", max_tries=study.MAX_TRIES),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(
@@ -56,6 +57,12 @@ class WorkerSettings:
             name="recording.requeue_stalled",
             minute=set(range(0, 60, 5)),
             run_at_startup=True,
+            unique=True,
+        ),
+        cron(
+            study.requeue_stalled_summaries,
+            name="study.requeue_stalled_summaries",
+            minute=set(range(0, 60, 5)),
             unique=True,
         ),
     ]

@@ -2,5 +2,7 @@
 
 - `subjects`: the catalogue, which ADMINs create and edit and everyone signed in searches;
 - `settings`: each user's study settings per subject, or the defaults while none are saved;
-- `loaders`: the batch reads behind the study DataLoaders (`averageRating`).
+- `summaries`: AI summaries a user requests for a credit, then reads, rates and bookmarks;
+- `summary_jobs`: the `study.summarize` job's steps (RUNNING, DONE with the summary, FAILED with a refund);
+- `loaders`: the batch reads behind the study DataLoaders (subjects, summaries, `averageRating`).
 """

@@ -3,8 +3,10 @@
 from strawberry.tools import merge_types
 
 from schema.study.subjects import SubjectsMutation, SubjectsQuery
+from schema.study.summaries import SummariesMutation, SummariesQuery, SummariesSubscription
 
-StudyQuery = merge_types("StudyQuery", (SubjectsQuery,))
-StudyMutation = merge_types("StudyMutation", (SubjectsMutation,))
+StudyQuery = merge_types("StudyQuery", (SubjectsQuery, SummariesQuery))
+StudyMutation = merge_types("StudyMutation", (SubjectsMutation, SummariesMutation))
+StudySubscription = merge_types("StudySubscription", (SummariesSubscription,))
 
-__all__ = ["StudyMutation", "StudyQuery"]
+__all__ = ["StudyMutation", "StudyQuery", "StudySubscription"]
