@@ -66,8 +66,8 @@ async def start(db: AsyncSession, job_id: uuid.UUID) -> SummaryWork | None:
     if job is None or job.status in FINISHED_STATUSES:
         return None
     subject = await db.get(Subject, job.subject_id)
-    if subject is None:
-        return None
+    # Deleting a subject deletes its jobs, and that waits for the lock held on this one.
+    assert subject is not None, "a job's subject outlives it"
     job.status = JobStatus.RUNNING
     job.started_at = utcnow()
     settings = await settings_for(db, job.user_id, subject)
