@@ -141,6 +141,14 @@ async def test_a_requested_summary_arrives_on_summary_ready(
         assert part in prompt
 
 
+async def test_summary_ready_needs_a_signed_in_user(api_url: str) -> None:
+    async with subscription(api_url, TRANSPORT_WS) as socket:
+        await socket.start(SUMMARY_READY)
+        message = await socket.receive()
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert error_code(errors[0]) == "UNAUTHENTICATED"
+
+
 async def test_the_topic_stays_inside_the_delimited_data_block(
     gql: GraphQLClient, fake_ai: FakeAiServer
 ) -> None:
