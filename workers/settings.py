@@ -18,7 +18,7 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
-from workers import analysis, billing, help, notifications, study_goals
+from workers import analysis, billing, help, notifications, study, study_goals
 from workers.ingest import Drain
 
 
@@ -50,6 +50,7 @@ class WorkerSettings:
         func(analysis.analyze_recording, name="recording.analyze", max_tries=analysis.MAX_TRIES),
         func(billing.refresh_subscription, name="billing.refresh_subscription", max_tries=billing.MAX_TRIES),
         func(help.diagnose_help_request, name="help.diagnose", max_tries=help.MAX_TRIES),
+        func(study.summarize, name="study.summarize", max_tries=study.MAX_TRIES),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(
@@ -71,6 +72,12 @@ class WorkerSettings:
             name="study.close_goals",
             minute=set(range(0, 60, 10)),
             run_at_startup=True,
+            unique=True,
+        ),
+        cron(
+            study.requeue_stalled_summaries,
+            name="study.requeue_stalled_summaries",
+            minute=set(range(0, 60, 5)),
             unique=True,
         ),
     ]

@@ -1,12 +1,16 @@
 """Plans are data, seeded by the migrations; a user without a paid subscription is on `free`."""
 
+import uuid
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models.billing import BillingInterval, Plan
+from models.billing import BillingInterval, BillingStatus, BillingSubscription, Plan
 
 FREE_PLAN = "free"
+# A subscription in these gives its paid plan's features: a trial, and a renewal Stripe is still retrying.
+PAID_FEATURE_STATUSES = (BillingStatus.TRIALING, BillingStatus.ACTIVE, BillingStatus.PAST_DUE)
 
 
 async def list_plans(db: AsyncSession) -> list[Plan]:
@@ -23,6 +27,21 @@ async def free_plan(db: AsyncSession) -> Plan:
     if plan is None:
         raise RuntimeError("the free plan is missing: run the migrations")
     return plan
+
+
+async def has_paid_plan(db: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether the user's subscription gives them a paid plan's features now (premium subjects)."""
+    statement = (
+        select(col(BillingSubscription.id))
+        .join(Plan, col(Plan.id) == col(BillingSubscription.plan_id))
+        .where(
+            col(BillingSubscription.user_id) == user_id,
+            col(BillingSubscription.status).in_(PAID_FEATURE_STATUSES),
+            col(Plan.price) > 0,
+        )
+        .limit(1)
+    )
+    return (await db.execute(statement)).first() is not None
 
 
 async def plan_for_price(db: AsyncSession, amount: int, currency: str, interval: str) -> Plan | None:

@@ -2,23 +2,35 @@
 
 import uuid
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.study import StudySummary, Subject
 
 
 async def average_ratings(db: AsyncSession, subject_ids: list[uuid.UUID]) -> list[float | None]:
     """Each subject's mean rating over its rated summaries, None for a subject without one.
 
-    The seam for summaries (issue 11, item 4): there is no summaries table yet, so no subject has a
-    rating and this answers None for every subject without asking the database. When `study_summaries`
-    lands with its nullable `rating` (1 to 5), this becomes one grouped statement for the whole batch:
-
-        select(StudySummary.subject_id, func.avg(StudySummary.rating))
-        .where(StudySummary.subject_id.in_(subject_ids), StudySummary.rating.is_not(None))
-        .group_by(StudySummary.subject_id)
-
-    answered in key order (None where a subject has no rated summary), with an index on
-    (subject_id) WHERE rating IS NOT NULL; `Subject.averageRating` and its statement-count test stay as
-    they are.
+    One grouped statement for the whole batch, served by the partial index on rated summaries
+    (ix_study_summaries_subject_id_rated).
     """
-    del db  # used once summaries exist
-    return [None for _ in subject_ids]
+    statement = (
+        select(col(StudySummary.subject_id), func.avg(col(StudySummary.rating)))
+        .where(col(StudySummary.subject_id).in_(subject_ids), col(StudySummary.rating).is_not(None))
+        .group_by(col(StudySummary.subject_id))
+    )
+    means = {subject_id: float(mean) for subject_id, mean in await db.execute(statement)}
+    return [means.get(subject_id) for subject_id in subject_ids]
+
+
+async def subjects_by_ids(db: AsyncSession, subject_ids: list[uuid.UUID]) -> list[Subject | None]:
+    statement = select(Subject).where(col(Subject.id).in_(subject_ids))
+    found = {subject.id: subject for subject in (await db.execute(statement)).scalars()}
+    return [found.get(subject_id) for subject_id in subject_ids]
+
+
+async def summaries_by_ids(db: AsyncSession, summary_ids: list[uuid.UUID]) -> list[StudySummary | None]:
+    statement = select(StudySummary).where(col(StudySummary.id).in_(summary_ids))
+    found = {summary.id: summary for summary in (await db.execute(statement)).scalars()}
+    return [found.get(summary_id) for summary_id in summary_ids]

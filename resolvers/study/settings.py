@@ -72,16 +72,21 @@ async def study_settings(db: AsyncSession, actor: Actor, subject_id: uuid.UUID) 
     day, MEDIUM summaries, the profile's language) without saving them."""
     user = require_user(actor)
     subject = await get_subject(db, actor, subject_id)
-    row = await db.get(StudySettings, (user.user_id, subject.id))
+    return await settings_for(db, user.user_id, subject)
+
+
+async def settings_for(db: AsyncSession, user_id: uuid.UUID, subject: Subject) -> SettingsView:
+    """`study_settings` for work done on the user's behalf (a worker job), without an actor."""
+    row = await db.get(StudySettings, (user_id, subject.id))
     if row is not None:
         return SettingsView.of(row, subject)
     return SettingsView(
-        user_id=user.user_id,
+        user_id=user_id,
         subject=subject,
         difficulty=subject.default_difficulty,
         daily_goal_minutes=DEFAULT_DAILY_GOAL_MINUTES,
         summary_length=DEFAULT_SUMMARY_LENGTH,
-        language=await _user_language(db, user.user_id),
+        language=await _user_language(db, user_id),
         saved=False,
     )
 

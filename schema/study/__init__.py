@@ -4,8 +4,10 @@ from strawberry.tools import merge_types
 
 from schema.study.progress import ProgressMutation, ProgressQuery
 from schema.study.subjects import SubjectsMutation, SubjectsQuery
+from schema.study.summaries import SummariesMutation, SummariesQuery, SummariesSubscription
 
-StudyQuery = merge_types("StudyQuery", (SubjectsQuery, ProgressQuery))
-StudyMutation = merge_types("StudyMutation", (SubjectsMutation, ProgressMutation))
+StudyQuery = merge_types("StudyQuery", (SubjectsQuery, SummariesQuery, ProgressQuery))
+StudyMutation = merge_types("StudyMutation", (SubjectsMutation, SummariesMutation, ProgressMutation))
+StudySubscription = merge_types("StudySubscription", (SummariesSubscription,))
 
-__all__ = ["StudyMutation", "StudyQuery"]
+__all__ = ["StudyMutation", "StudyQuery", "StudySubscription"]

@@ -21,6 +21,12 @@ async def load_average_ratings(subject_ids: list[uuid.UUID]) -> list[float | Non
         return await loaders.average_ratings(db, subject_ids)
 
 
+async def load_subjects(subject_ids: list[uuid.UUID]) -> list[rows.Subject | None]:
+    """Batch function for `info.context.loader(load_subjects)`, wherever another type points at a subject."""
+    async with read_session() as db:
+        return await loaders.subjects_by_ids(db, subject_ids)
+
+
 @strawberry.type
 class Subject:
     id: strawberry.ID

@@ -1,0 +1,134 @@
+"""The state of a summary job as the worker moves it: QUEUED → RUNNING → DONE or FAILED.
+
+Every step locks the job row and checks its state first, so a job that arq runs twice (a retry, a
+duplicate) writes one summary, one notification and at most one refund: a finished job is never
+touched again.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from broadcast.hub import publish
+from broadcast.study import SummaryReady, summaries_channel
+from core.db import after_commit
+from models.base import utcnow
+from models.study import (
+    FINISHED_STATUSES,
+    JOB_ERROR_LENGTH,
+    AiJob,
+    AiJobKind,
+    JobStatus,
+    StudySummary,
+    Subject,
+)
+from resolvers import notifications
+from resolvers.billing import credits
+from resolvers.study.settings import SettingsView, settings_for
+from resolvers.study.summaries import spend_key
+
+REFUND_REASON = "Refund: the summary could not be written"
+
+
+@dataclass(frozen=True)
+class SummaryWork:
+    """What the worker needs to write a job's summary: the subject, the topic and the user's settings."""
+
+    job_id: uuid.UUID
+    subject: Subject
+    topic: str | None
+    settings: SettingsView
+
+
+@dataclass(frozen=True)
+class WrittenSummary:
+    """The AI's answer and what it cost."""
+
+    title: str
+    content: str
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+
+
+async def _locked(db: AsyncSession, job_id: uuid.UUID) -> AiJob | None:
+    return await db.get(AiJob, job_id, with_for_update=True, populate_existing=True)
+
+
+async def start(db: AsyncSession, job_id: uuid.UUID) -> SummaryWork | None:
+    """Moves the job to RUNNING (again, when a try died on the way); None when it is finished or gone."""
+    job = await _locked(db, job_id)
+    if job is None or job.status in FINISHED_STATUSES:
+        return None
+    subject = await db.get(Subject, job.subject_id)
+    # Deleting a subject deletes its jobs, and that waits for the lock held on this one.
+    assert subject is not None, "a job's subject outlives it"
+    job.status = JobStatus.RUNNING
+    job.started_at = utcnow()
+    settings = await settings_for(db, job.user_id, subject)
+    return SummaryWork(job.id, subject, job.topic, settings)
+
+
+async def finish(db: AsyncSession, work: SummaryWork, written: WrittenSummary) -> StudySummary | None:
+    """Stores the summary and moves the job to DONE; tells the user in the app and, after the commit,
+    on their `summaryReady` channel. None when another try finished the job first."""
+    job = await _locked(db, work.job_id)
+    if job is None or job.status is not JobStatus.RUNNING:
+        return None
+    summary = StudySummary(
+        user_id=job.user_id,
+        subject_id=job.subject_id,
+        topic=job.topic,
+        title=written.title,
+        content=written.content,
+        difficulty=work.settings.difficulty,
+        language=work.settings.language,
+        length=work.settings.summary_length,
+        provider=written.provider,
+        model=written.model,
+        input_tokens=written.input_tokens,
+        output_tokens=written.output_tokens,
+    )
+    db.add(summary)
+    await db.flush()
+    job.status = JobStatus.DONE
+    job.summary_id = summary.id
+    job.finished_at = utcnow()
+    await notifications.create_in_app(
+        db,
+        job.user_id,
+        kind="summary_ready",
+        title="Your summary is ready",
+        body=f"{summary.title} ({work.subject.name})",
+        dedupe_key=f"summary_ready:{summary.id}",
+    )
+    event = SummaryReady.of(summary)
+    after_commit(db, lambda: publish(summaries_channel(job.user_id), event.payload()))
+    return summary
+
+
+async def fail(db: AsyncSession, job_id: uuid.UUID, error: str) -> bool:
+    """Moves the job to FAILED with `error` and gives its credit back, once; False when it was finished."""
+    job = await _locked(db, job_id)
+    if job is None or job.status in FINISHED_STATUSES:
+        return False
+    job.status = JobStatus.FAILED
+    job.error = error[:JOB_ERROR_LENGTH]
+    job.finished_at = utcnow()
+    await credits.refund_spend(db, job.user_id, spend_key(job.id), REFUND_REASON)
+    return True
+
+
+async def unfinished(db: AsyncSession, older_than: timedelta) -> list[uuid.UUID]:
+    """Summary jobs still QUEUED or RUNNING `older_than` after they were requested."""
+    statement = select(col(AiJob.id)).where(
+        col(AiJob.kind) == AiJobKind.SUMMARY,
+        col(AiJob.status).in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+        col(AiJob.created_at) < utcnow() - older_than,
+    )
+    return list((await db.execute(statement)).scalars())
