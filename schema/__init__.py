@@ -23,7 +23,7 @@ from schema.notifications import NotificationsMutation, NotificationsQuery, Noti
 from schema.persisted_queries import PersistedQueries
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
-from schema.study import StudyMutation, StudyQuery
+from schema.study import StudyMutation, StudyQuery, StudySubscription
 from schema.telemetry import OperationTelemetry
 
 Query = merge_types(
@@ -41,7 +41,8 @@ Mutation = merge_types(
     ),
 )
 Subscription = merge_types(
-    "Subscription", (ClassroomSubscription, RecordingsSubscription, NotificationsSubscription)
+    "Subscription",
+    (ClassroomSubscription, RecordingsSubscription, StudySubscription, NotificationsSubscription),
 )
 
 

@@ -18,7 +18,7 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
-from workers import analysis, billing, notifications
+from workers import analysis, billing, learning, notifications
 from workers.ingest import Drain
 
 
@@ -54,6 +54,13 @@ class WorkerSettings:
         cron(
             analysis.requeue_stalled_analyses,
             name="recording.requeue_stalled",
+            minute=set(range(0, 60, 5)),
+            run_at_startup=True,
+            unique=True,
+        ),
+        cron(
+            learning.end_timed_out,
+            name="learning.end_timed_out",
             minute=set(range(0, 60, 5)),
             run_at_startup=True,
             unique=True,

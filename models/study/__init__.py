@@ -1,5 +1,6 @@
 """Tables of the study companion, one module per part; importing the package registers them all."""
 
+from models.study.learning import LearningSession, LearningSessionEnd
 from models.study.subjects import (
     LANGUAGE_LENGTH,
     MAX_DAILY_GOAL_MINUTES,
@@ -26,6 +27,8 @@ __all__ = [
     "SUBJECT_NAME_LENGTH",
     "TAG_LENGTH",
     "Difficulty",
+    "LearningSession",
+    "LearningSessionEnd",
     "StudySettings",
     "Subject",
     "SummaryLength",
