@@ -34,8 +34,22 @@ async def learning_analysis(session_id: uuid.UUID, *, now: datetime | None = Non
         session = await db.get(LearningSession, session_id)
     if session is None:
         raise NotFound("Learning session")
+    at = now or utcnow()
+    if session.ended_at is not None and session.focus is not None:
+        # The figures written at the end: the same computation, and still there once the state expires.
+        return LearningAnalysis(
+            learning_session_id=session.id,
+            focus=session.focus,
+            velocity=session.velocity or 0.0,
+            efficiency=session.efficiency or 0.0,
+            alerts=(),
+            recommendations=(),
+            ended=True,
+            as_of=session.ended_at,
+            computed_at=at,
+        )
     state = await load_state(session.id, session.started_at)
-    return analyse(session.id, state, now or utcnow(), session.ended_at)
+    return analyse(session.id, state, at, session.ended_at)
 
 
 async def follow_learning_analysis(

@@ -18,6 +18,7 @@ from models.base import utcnow
 from models.study import LearningSession, LearningSessionEnd
 from resolvers.study.learning import sessions
 from resolvers.study.learning.analysis import LearningEventType
+from resolvers.study.learning.store import state_key
 from tests.helpers.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, error_code, subscription
 from tests.helpers.factories import Account, make_account
 from tests.helpers.learning import ANALYTICS, END, START, TRACK, make_subject, stored_session, stored_state
@@ -281,3 +282,36 @@ async def test_focus_lost_and_reading_show_in_the_next_push(api_url, gql) -> Non
     assert pushed["velocity"] == 60.0
     state = await stored_state(session_id)
     assert (state["present"], state["studied"]) == ("1", "1")
+
+
+async def test_an_ended_session_yields_its_final_figures_and_completes(api_url) -> None:
+    # Given a session that ended with figures of its own, its Redis state since expired
+    student = await make_account()
+    t0 = utcnow() - timedelta(minutes=30)
+    async with transaction() as db:
+        view = await sessions.start_learning_session(db, actor(student), (await make_subject()).id, now=t0)
+    session_id = view.session.id
+    async with transaction() as db:
+        await sessions.track_learning_event(
+            db,
+            actor(student),
+            session_id,
+            LearningEventType.QUIZ_ANSWERED,
+            {"correct": True},
+            now=t0 + timedelta(minutes=5),
+        )
+    async with transaction() as db:
+        await sessions.end_learning_session(db, actor(student), session_id, now=t0 + timedelta(minutes=10))
+    await redis().delete(state_key(session_id))
+    # When the student follows it
+    async with subscription(api_url, LEGACY_WS, token=student.token) as socket:
+        await socket.start(ANALYTICS, {"id": str(session_id)})
+        final = (await socket.next_data())["learningAnalytics"]
+        # Then they get the figures written at the end, and the subscription completes
+        assert (final["ended"], final["focus"], final["velocity"], final["efficiency"]) == (
+            True,
+            100.0,
+            6.0,
+            0.1,
+        )
+        assert (await socket.receive())["type"] == "complete"
