@@ -1,9 +1,12 @@
 """The worker's timeout: learning sessions open for more than 4 hours are ended, once."""
 
+import json
 from datetime import timedelta
 
+from broadcast.learning import learning_channel
 from core.auth import Role, UserActor
 from core.db import transaction
+from core.redis import redis
 from models.base import utcnow
 from models.study import LearningSessionEnd
 from resolvers.study.learning import sessions
@@ -34,10 +37,16 @@ async def test_a_session_open_for_four_hours_is_ended_once_at_its_limit() -> Non
             {"correct": True},
             now=old_start + timedelta(hours=2),
         )
-    # When the cron runs, twice
-    assert await learning.end_timed_out({}) == 1
-    assert await learning.end_timed_out({}) == 0
-    # Then the old session ended at its 4-hour limit with its final figures, and the recent one is open
+    # When the cron runs, twice, while someone listens on the session's channel
+    async with redis().pubsub() as listener:
+        await listener.subscribe(learning_channel(old.id))
+        assert (await listener.get_message(timeout=5) or {}).get("type") == "subscribe"
+        assert await learning.end_timed_out({}) == 1
+        assert await learning.end_timed_out({}) == 0
+        messages = [await listener.get_message(ignore_subscribe_messages=True, timeout=5) for _ in range(2)]
+    # Then its live subscribers heard of the end once
+    assert [json.loads(m["data"])["type"] if m else None for m in messages] == ["LearningSessionEnded", None]
+    # And the old session ended at its 4-hour limit with its final figures, and the recent one is open
     ended = await stored_session(old.id)
     assert ended is not None
     assert (ended.ended_at, ended.ended_by, ended.duration_seconds, ended.velocity, ended.efficiency) == (
