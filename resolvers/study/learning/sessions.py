@@ -29,6 +29,7 @@ from core import text
 from core.auth import Actor, require_user
 from core.db import after_commit
 from core.errors import BadInput, Conflict, NotFound
+from core.ratelimit import LEARNING_EVENTS
 from models.base import utcnow
 from models.study import LearningSession, LearningSessionEnd, Subject
 from resolvers.study.learning.analysis import LearningEventType, analyse, apply
@@ -127,6 +128,8 @@ async def track_learning_event(
     at = now or utcnow()
     if session.ended_at is not None or at - session.started_at > MAX_SESSION:
         raise Conflict("The learning session has ended")
+    # Counted once the event is valid, so a refused one costs nothing.
+    await LEARNING_EVENTS.enter(str(user.user_id))
     await update_state(
         session.id, session.started_at, lambda state: apply(state, event_type, at, correct=correct)
     )

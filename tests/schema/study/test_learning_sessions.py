@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from broadcast.learning import learning_channel
 from core.auth import Role, UserActor
 from core.db import read_session, transaction
-from core.errors import Conflict
+from core.errors import Conflict, RateLimited
+from core.ratelimit import LEARNING_EVENTS
 from core.redis import redis
 from models.base import utcnow
 from models.study import LearningSession, LearningSessionEnd
@@ -315,3 +316,19 @@ async def test_an_ended_session_yields_its_final_figures_and_completes(api_url) 
             0.1,
         )
         assert (await socket.receive())["type"] == "complete"
+
+
+async def test_a_flood_of_events_is_rate_limited_and_the_refused_one_writes_nothing() -> None:
+    # Given a student who has used up their burst of events
+    student = await make_account()
+    async with transaction() as db:
+        view = await sessions.start_learning_session(db, actor(student), (await make_subject()).id)
+    await LEARNING_EVENTS.charge(str(student.user.id), LEARNING_EVENTS.capacity)
+    # When they send one more at once
+    with pytest.raises(RateLimited):
+        async with transaction() as db:
+            await sessions.track_learning_event(
+                db, actor(student), view.session.id, LearningEventType.SUMMARY_READ, None
+            )
+    # Then it was not counted
+    assert await stored_state(view.session.id) == {}
