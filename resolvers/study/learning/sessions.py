@@ -205,7 +205,9 @@ async def _finish(
 ) -> list[LearningSessionSummary]:
     """Writes the final figures of sessions just ended, and tells their live subscribers after the commit.
 
-    Both ways a session ends come through here, in the transaction that ended it."""
+    Both ways a session ends come through here, in the transaction that ended it, so this is where a
+    session's minutes join `studyProgress.studyMinutes`: the STUDY_TIME activity of issue 11, item 5
+    (`resolvers.study.activity.record_activity`), recorded per session beside its final figures."""
     states = await load_states([(session.id, session.started_at) for session in ended])
     subjects = {
         subject.id: subject
