@@ -142,3 +142,6 @@ HELP_REQUESTS = RateLimit("help-request", capacity=5, refill_per_second=5 / 60)
 # few dozen operations once per install; past a burst of 100 a client gets one every 10 s (the query
 # still runs, unstored).
 APQ_REGISTRATIONS = RateLimit("apq-register", capacity=100, refill_per_second=0.1)
+# Per user: learning events are taps and focus changes, a few a minute; a client looping on them gets a
+# burst of 60 and then one a second, so nobody can flood a session's analysis and its subscribers.
+LEARNING_EVENTS = RateLimit("learning-event", capacity=60, refill_per_second=1)

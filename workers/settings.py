@@ -18,7 +18,7 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
-from workers import analysis, billing, help, notifications, study, study_goals
+from workers import analysis, billing, help, learning, notifications, study, study_goals
 from workers.ingest import Drain
 
 
@@ -78,6 +78,13 @@ class WorkerSettings:
             study.requeue_stalled_summaries,
             name="study.requeue_stalled_summaries",
             minute=set(range(0, 60, 5)),
+            unique=True,
+        ),
+        cron(
+            learning.end_timed_out,
+            name="learning.end_timed_out",
+            minute=set(range(0, 60, 5)),
+            run_at_startup=True,
             unique=True,
         ),
     ]

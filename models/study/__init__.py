@@ -1,5 +1,6 @@
 """Tables of the study companion, one module per part; importing the package registers them all."""
 
+from models.study.learning import LearningSession, LearningSessionEnd
 from models.study.progress import (
     ACTIVITY_TOPIC_LENGTH,
     MAX_GOAL_DAYS,
@@ -65,6 +66,8 @@ __all__ = [
     "GoalKind",
     "GoalStatus",
     "JobStatus",
+    "LearningSession",
+    "LearningSessionEnd",
     "StudyActivity",
     "StudyGoal",
     "StudySettings",
