@@ -18,9 +18,9 @@ from core.redis import redis
 from models.base import utcnow
 from models.study import LearningSession, LearningSessionEnd
 from resolvers.study.learning import sessions
-from resolvers.study.progress import study_progress
 from resolvers.study.learning.analysis import LearningEventType
 from resolvers.study.learning.store import state_key
+from resolvers.study.progress import study_progress
 from tests.helpers.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, error_code, subscription
 from tests.helpers.factories import Account, make_account
 from tests.helpers.learning import ANALYTICS, END, START, TRACK, make_subject, stored_session, stored_state
