@@ -30,6 +30,7 @@ from models.quizzes import (
     KeyPair,
     Quiz,
     QuizAttempt,
+    QuizCard,
     QuizContent,
     QuizKey,
     QuizServe,
@@ -106,15 +107,27 @@ def clean_answer(quiz_type: QuizType, answer: Answer) -> Answer:
     )
 
 
-async def _take_serve(db: AsyncSession, user_id: uuid.UUID, quiz_id: uuid.UUID) -> datetime | None:
-    """When the quiz was served to the user, consuming the serve: the next answer needs a new one."""
-    statement = (
+async def _quiz_serve_and_card(
+    db: AsyncSession, user_id: uuid.UUID, quiz_id: uuid.UUID
+) -> tuple[Quiz | None, datetime | None, review.StoredCard]:
+    """In one statement: the quiz, when it was served to the user (consuming the serve: the next answer
+    needs a new one) and the user's card for it (read without a lock; see `review.review`)."""
+    serve = (
         delete(QuizServe)
         .where(col(QuizServe.user_id) == user_id, col(QuizServe.quiz_id) == quiz_id)
         .returning(col(QuizServe.served_at))
+        .cte("serve")
     )
-    served_at: datetime | None = (await db.execute(statement)).scalar_one_or_none()
-    return served_at
+    statement = (
+        select(Quiz, select(serve.c.served_at).scalar_subquery(), col(QuizCard.card), col(QuizCard.reviews))
+        .outerjoin(QuizCard, (col(QuizCard.quiz_id) == col(Quiz.id)) & (col(QuizCard.user_id) == user_id))
+        .where(col(Quiz.id) == quiz_id)
+    )
+    row = (await db.execute(statement)).first()
+    if row is None:
+        return None, None, review.NO_CARD
+    quiz, served_at, card, reviews = row
+    return quiz, served_at, review.StoredCard(card=card, reviews=reviews or 0)
 
 
 async def submit_answer(
@@ -128,13 +141,13 @@ async def submit_answer(
 ) -> AttemptView:
     user = require_user(actor)
     moment = now or utcnow()
-    quiz = await db.get(Quiz, quiz_id)
+    quiz, served_at, card = await _quiz_serve_and_card(db, user.user_id, quiz_id)
     if quiz is None or quiz.archived_at is not None:
         raise NotFound("Quiz")
+    # Whatever is refused from here on rolls the transaction back, the serve with it.
     answer = clean_answer(quiz.type, answer)
     score = grade(quiz.type, QuizKey.model_validate(quiz.key), answer)
     session = None if session_id is None else await sessions.session_for_answer(db, actor, session_id, quiz)
-    served_at = await _take_serve(db, user.user_id, quiz.id)
     attempt = QuizAttempt(
         user_id=user.user_id,
         quiz_id=quiz.id,
@@ -151,7 +164,7 @@ async def submit_answer(
     )
     db.add(attempt)
     if score is not None:
-        await review.review(db, user.user_id, quiz.id, float(score), moment)
+        await review.review(db, user.user_id, quiz.id, float(score), moment, card)
     if session is not None:
         sessions.count_answer(session, None if score is None else float(score), moment)
     await db.flush()

@@ -5,9 +5,12 @@ least 0.6 a Hard one, anything less Again. Times come from the caller, so tests 
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from fsrs import Card, Rating, Scheduler
+from fsrs.card import CardDict
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,25 +39,67 @@ def reviewed(card: Card | None, score: float, now: datetime) -> Card:
     return after
 
 
-async def review(
-    db: AsyncSession, user_id: uuid.UUID, quiz_id: uuid.UUID, score: float, now: datetime
-) -> None:
-    """Reviews the user's card for the quiz (made on the first graded attempt) and stores it."""
-    stored = (
+@dataclass(frozen=True)
+class StoredCard:
+    """A user's card for a quiz as read, and how many reviews it had then (0 and None: no card yet)."""
+
+    card: dict[str, Any] | None
+    reviews: int
+
+
+NO_CARD = StoredCard(card=None, reviews=0)
+# Tries of the guarded write before giving up; each retry follows a locked read, so a second try only
+# happens when a first card was inserted concurrently.
+_WRITE_TRIES = 3
+
+
+async def locked_card(db: AsyncSession, user_id: uuid.UUID, quiz_id: uuid.UUID) -> StoredCard:
+    row = (
         await db.execute(
-            select(col(QuizCard.card))
+            select(col(QuizCard.card), col(QuizCard.reviews))
             .where(col(QuizCard.user_id) == user_id, col(QuizCard.quiz_id) == quiz_id)
             .with_for_update()
         )
-    ).scalar_one_or_none()
-    card = reviewed(Card.from_dict(stored) if stored else None, score, now)
-    values = {"card": card.to_dict(), "due": card.due, "updated_at": now}
+    ).first()
+    return NO_CARD if row is None else StoredCard(card=row[0], reviews=row[1])
+
+
+async def _store_if_unchanged(
+    db: AsyncSession, user_id: uuid.UUID, quiz_id: uuid.UUID, seen: StoredCard, card: Card, now: datetime
+) -> bool:
+    """Writes the reviewed card unless someone reviewed it since `seen` was read; True when written."""
+    values = {"card": card.to_dict(), "due": card.due, "reviews": seen.reviews + 1, "updated_at": now}
     statement = (
         insert(QuizCard)
-        .values(user_id=user_id, quiz_id=quiz_id, reviews=1, **values)
+        .values(user_id=user_id, quiz_id=quiz_id, **values)
         .on_conflict_do_update(
             index_elements=[col(QuizCard.user_id), col(QuizCard.quiz_id)],
-            set_={**values, "reviews": QuizCard.reviews + 1},
+            set_=values,
+            where=col(QuizCard.reviews) == seen.reviews,
         )
+        .returning(col(QuizCard.reviews))
     )
-    await db.execute(statement)
+    return (await db.execute(statement)).first() is not None
+
+
+async def review(
+    db: AsyncSession,
+    user_id: uuid.UUID,
+    quiz_id: uuid.UUID,
+    score: float,
+    now: datetime,
+    seen: StoredCard | None = None,
+) -> None:
+    """Reviews the user's card for the quiz (made on the first graded attempt) and stores it.
+
+    `seen` is the card as the caller read it earlier in the transaction, without a lock: it is written
+    over only if its review count is still the same (one statement, the common case). Otherwise, and
+    without `seen`, the card is read under a lock and reviewed from there, so no review is ever lost.
+    """
+    current = seen or await locked_card(db, user_id, quiz_id)
+    for _ in range(_WRITE_TRIES):
+        card = reviewed(Card.from_dict(cast("CardDict", current.card)) if current.card else None, score, now)
+        if await _store_if_unchanged(db, user_id, quiz_id, current, card, now):
+            return
+        current = await locked_card(db, user_id, quiz_id)
+    raise RuntimeError(f"card of user {user_id} for quiz {quiz_id} kept changing under a lock")

@@ -11,7 +11,7 @@ from core.auth import Role, UserActor
 from core.db import read_session, transaction
 from models.quizzes import Answer, QuizCard, QuizSessionKind, QuizType
 from models.study import Difficulty, Subject
-from resolvers.quizzes import attempts, authoring, catalogue, sessions
+from resolvers.quizzes import attempts, authoring, catalogue, review, sessions
 from resolvers.quizzes.review import rating
 from tests.helpers.factories import make_account
 from tests.helpers.quizzes import make_subject
@@ -132,3 +132,18 @@ async def test_time_spent_runs_from_the_first_serve_to_the_answer() -> None:
     result = await _answer(student, quiz, right=True, now=T0 + timedelta(seconds=42))
     # Then it took 42 seconds: serving again did not restart the clock
     assert (result.attempt.served_at, result.attempt.time_spent_seconds) == (T0, 42)
+
+
+async def test_a_review_that_lands_between_the_read_and_the_write_is_not_lost() -> None:
+    # Given a student's card read as "no card yet", then reviewed by another answer before the write
+    author, student = await _people()
+    subject = await make_subject()
+    quiz = await _true_false(author, subject, "Raced?")
+    await _answer(student, quiz, right=False, now=at(0))
+    # When the write based on the stale read arrives
+    async with transaction() as db:
+        await review.review(db, student.user_id, quiz, 1.0, at(1), review.NO_CARD)
+    # Then it was redone from the stored card: both reviews count
+    async with read_session() as db:
+        card = (await db.scalars(select(QuizCard))).one()
+    assert (card.reviews, card.card["last_review"]) == (2, at(1).isoformat())
