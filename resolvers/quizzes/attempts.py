@@ -173,9 +173,10 @@ async def submit_answer(
 
 async def _attempt_with_version(
     db: AsyncSession, attempt_id: uuid.UUID, *, lock: bool = False
-) -> tuple[QuizAttempt, QuizVersion, uuid.UUID] | None:
+) -> tuple[QuizAttempt, QuizVersion, Quiz] | None:
+    """The attempt, the quiz version it answered and the quiz (its author, subject and topic as they are)."""
     statement = (
-        select(QuizAttempt, QuizVersion, col(Quiz.author_id))
+        select(QuizAttempt, QuizVersion, Quiz)
         .join(
             QuizVersion,
             (col(QuizVersion.quiz_id) == col(QuizAttempt.quiz_id))
@@ -196,9 +197,9 @@ async def get_attempt(db: AsyncSession, actor: Actor, attempt_id: uuid.UUID) -> 
     found = await _attempt_with_version(db, attempt_id)
     if found is None:
         raise NotFound("Attempt")
-    attempt, version, author_id = found
+    attempt, version, quiz = found
     is_own = attempt.user_id == user.user_id
-    if not (is_own or author_id == user.user_id or user.is_admin):
+    if not (is_own or quiz.author_id == user.user_id or user.is_admin):
         raise NotFound("Attempt")
     session = None
     if is_own and attempt.quiz_session_id is not None:
@@ -223,8 +224,8 @@ async def grade_attempt(
     found = await _attempt_with_version(db, attempt_id, lock=True)
     if found is None:
         raise NotFound("Attempt")
-    attempt, version, author_id = found
-    if author_id != user.user_id and not user.is_admin:
+    attempt, version, quiz = found
+    if quiz.author_id != user.user_id and not user.is_admin:
         if attempt.user_id == user.user_id:
             raise Forbidden("Only the quiz's author or an admin grades answers")
         raise NotFound("Attempt")
