@@ -195,9 +195,9 @@ def _bounded(value: int | None, default: int, low: int, high: int, field: str) -
 def _content(draft: QuizDraft, previous: QuizKey | None) -> dict[str, Any]:
     """The quiz's columns from the draft, every value checked and cleaned; BadInput naming the field."""
     question = _required(draft.question, "question", QUESTION_LENGTH, multi_line=True)
-    hints = [_required(hint, "hints", HINT_LENGTH) for hint in draft.hints or []]
-    if len(hints) > MAX_HINTS:
+    if len(draft.hints or []) > MAX_HINTS:
         raise BadInput(f"A quiz has at most {MAX_HINTS} hints", field="hints")
+    hints = [_required(hint, "hints", HINT_LENGTH) for hint in draft.hints or []]
     return {
         "subject_id": draft.subject_id,
         "type": draft.type,
