@@ -82,6 +82,7 @@ async def test_practice_serves_unanswered_quizzes_and_completes_after_its_target
     assert (await _next(gql, student, session["id"]))["id"] == third
     two = await submit(gql, student, third, {"boolean": False}, session["id"])
     # Then the session counts both, completes, and serves nothing more
+    assert isinstance(one["timeSpentSeconds"], int)  # measured from the serve by nextQuiz
     assert one["quizSession"] == {
         "id": session["id"],
         "answered": 1,
