@@ -1,5 +1,5 @@
 """All tables, imported so that `SQLModel.metadata` is complete for Alembic and the tests."""
 
-from models import accounts, billing, classroom, notifications, recordings, study
+from models import accounts, billing, classroom, notifications, quizzes, recordings, study
 
-__all__ = ["accounts", "billing", "classroom", "notifications", "recordings", "study"]
+__all__ = ["accounts", "billing", "classroom", "notifications", "quizzes", "recordings", "study"]

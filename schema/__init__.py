@@ -21,13 +21,23 @@ from schema.errors import DomainErrors, StudyMateSchema
 from schema.limits import depth_limit
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.persisted_queries import PersistedQueries
+from schema.quizzes import QuizzesMutation, QuizzesQuery
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
 from schema.study import StudyMutation, StudyQuery, StudySubscription
 from schema.telemetry import OperationTelemetry
 
 Query = merge_types(
-    "Query", (AccountsQuery, ClassroomQuery, RecordingsQuery, StudyQuery, NotificationsQuery, BillingQuery)
+    "Query",
+    (
+        AccountsQuery,
+        ClassroomQuery,
+        RecordingsQuery,
+        StudyQuery,
+        QuizzesQuery,
+        NotificationsQuery,
+        BillingQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -36,6 +46,7 @@ Mutation = merge_types(
         ClassroomMutation,
         RecordingsMutation,
         StudyMutation,
+        QuizzesMutation,
         NotificationsMutation,
         BillingMutation,
     ),

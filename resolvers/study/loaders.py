@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models.study import StudySummary, Subject
+from models.study import StudySummary
 
 
 async def average_ratings(db: AsyncSession, subject_ids: list[uuid.UUID]) -> list[float | None]:
@@ -22,15 +22,3 @@ async def average_ratings(db: AsyncSession, subject_ids: list[uuid.UUID]) -> lis
     )
     means = {subject_id: float(mean) for subject_id, mean in await db.execute(statement)}
     return [means.get(subject_id) for subject_id in subject_ids]
-
-
-async def subjects_by_ids(db: AsyncSession, subject_ids: list[uuid.UUID]) -> list[Subject | None]:
-    statement = select(Subject).where(col(Subject.id).in_(subject_ids))
-    found = {subject.id: subject for subject in (await db.execute(statement)).scalars()}
-    return [found.get(subject_id) for subject_id in subject_ids]
-
-
-async def summaries_by_ids(db: AsyncSession, summary_ids: list[uuid.UUID]) -> list[StudySummary | None]:
-    statement = select(StudySummary).where(col(StudySummary.id).in_(summary_ids))
-    found = {summary.id: summary for summary in (await db.execute(statement)).scalars()}
-    return [found.get(summary_id) for summary_id in summary_ids]

@@ -5,7 +5,7 @@ import uuid
 import strawberry
 
 import models.study as rows
-from core.db import read_session, transaction
+from core.db import read_session, rows_by_ids, transaction
 from resolvers.study import loaders, settings, subjects
 from schema import fields
 from schema.context import Info
@@ -24,7 +24,7 @@ async def load_average_ratings(subject_ids: list[uuid.UUID]) -> list[float | Non
 async def load_subjects(subject_ids: list[uuid.UUID]) -> list[rows.Subject | None]:
     """Batch function for `info.context.loader(load_subjects)`, wherever another type points at a subject."""
     async with read_session() as db:
-        return await loaders.subjects_by_ids(db, subject_ids)
+        return await rows_by_ids(db, rows.Subject, subject_ids)
 
 
 @strawberry.type

@@ -7,8 +7,8 @@ from datetime import datetime
 import strawberry
 
 import models.study as rows
-from core.db import read_session, transaction
-from resolvers.study import loaders, summaries
+from core.db import read_session, rows_by_ids, transaction
+from resolvers.study import summaries
 from schema import fields
 from schema.context import Info
 from schema.ids import parse_id
@@ -21,7 +21,7 @@ JobStatus = strawberry.enum(rows.JobStatus, name="JobStatus")
 
 async def load_summaries(summary_ids: list[uuid.UUID]) -> list[rows.StudySummary | None]:
     async with read_session() as db:
-        return await loaders.summaries_by_ids(db, summary_ids)
+        return await rows_by_ids(db, rows.StudySummary, summary_ids)
 
 
 @strawberry.type
