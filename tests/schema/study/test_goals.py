@@ -89,7 +89,7 @@ async def test_a_periodic_goal_starting_later_covers_the_period_holding_its_star
 
 
 async def test_a_new_goal_through_the_api_is_active_with_no_progress(gql) -> None:
-    subject = await make_subject()
+    subject = await make_subject("Chemistry")
     student = await make_account()
     today = datetime.now(UTC).date().isoformat()
 

@@ -68,7 +68,7 @@ async def test_progress_counts_the_users_activity_in_the_subject(gql) -> None:
 
 
 async def test_a_subject_without_activity_is_all_zeros(gql) -> None:
-    subject = await make_subject()
+    subject = await make_subject("Chemistry")
     student = await make_account()
 
     data = await gql.data(PROGRESS, {"subjectId": str(subject.id)}, token=student.token)
