@@ -12,6 +12,7 @@ from core.errors import Conflict, NotFound
 from core.ratelimit import HELP_REQUESTS
 from models.base import utcnow
 from models.classroom import HelpRequest, HelpStatus, Participant, ProgressStatus, Step
+from resolvers import notifications
 from resolvers.classroom import live
 from resolvers.classroom.access import (
     Action,
@@ -62,6 +63,18 @@ async def request_help(
     await db.flush()
     view = live.HelpRequestView.of(request, participant, step)
     live.emit_help(db, session.id, live.HelpRequestCreated(request=view))
+    await notifications.notify(
+        db,
+        session.instructor_id,
+        "help_requested",
+        variables={
+            "participant": participant.display_name,
+            "session": session.title,
+            "message": cleaned or (step.guide_text if step is not None else ""),
+        },
+        dedupe_key=f"help_requested:{request.id}",
+        data={"sessionId": str(session.id), "helpRequestId": str(request.id)},
+    )
     return request
 
 
