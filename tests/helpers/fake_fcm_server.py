@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -57,8 +58,9 @@ def _service_account(path: Path, token_uri: str) -> None:
 
 def _app(fake: FakeFcm) -> Starlette:
     async def token(request: Request) -> JSONResponse:
-        form = await request.form()
-        assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        form = parse_qs((await request.body()).decode())
+        assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+        assert form["assertion"][0].count(".") == 2  # a signed JWT
         fake.token_requests += 1
         return JSONResponse({"access_token": ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"})
 
