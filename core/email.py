@@ -79,7 +79,7 @@ class SmtpSender:
                 password=self._password,
                 use_tls=self._implicit_tls,
                 # STARTTLS when the server offers it (port 587); a local relay without TLS still works.
-                start_tls=None if not self._implicit_tls else False,
+                start_tls=False if self._implicit_tls else None,
                 timeout=self._timeout,
             )
         except (aiosmtplib.SMTPException, OSError) as error:
