@@ -84,7 +84,9 @@ async def _listen(user: User, received: dict[int, float], done: asyncio.Event, e
                 done.set()
 
 
-async def _produce(users: list[User], total: int, triggered: dict[int, float]) -> float:
+async def _produce(
+    users: list[User], total: int, triggered: dict[int, float], published: dict[int, float]
+) -> float:
     """Makes `total` notifications round-robin over the users, JOBS at a time; returns the seconds taken."""
     from core.db import transaction
     from resolvers.notifications import notify
@@ -107,6 +109,8 @@ async def _produce(users: list[User], total: int, triggered: dict[int, float]) -
                     dedupe_key=f"bench:{n}",
                     data={"n": n},
                 )
+            # The transaction has committed and its after-commit publish has gone to Redis.
+            published[n] = time.perf_counter()
 
     started = time.perf_counter()
     await asyncio.gather(*(job() for _ in range(JOBS)))
@@ -129,7 +133,8 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     done = asyncio.Event()
     listeners = [asyncio.create_task(_listen(u, received, done, args.notifications)) for u in users]
     triggered: dict[int, float] = {}
-    seconds = await _produce(users, args.notifications, triggered)
+    published: dict[int, float] = {}
+    seconds = await _produce(users, args.notifications, triggered, published)
     await asyncio.wait_for(done.wait(), timeout=300)
     for task in listeners:
         task.cancel()
@@ -143,6 +148,10 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     print(f"users: {len(users)}  notifications: {len(ms)}  producer jobs at a time: {JOBS}")
     p50, p99 = percentile(ms, 0.5), percentile(ms, 0.99)
     print(f"trigger -> delivery (ms): p50 {p50:.1f}  p99 {p99:.1f}  max {max(ms):.1f}")
+    fan_out = [max(0.0, received[n] - published[n]) * 1000 for n in published]
+    print(
+        f"publish -> delivery (ms): p50 {percentile(fan_out, 0.5):.1f}  p99 {percentile(fan_out, 0.99):.1f}"
+    )
     print(f"one worker: {len(ms) / seconds:.0f} notifications/s ({seconds:.1f} s for {len(ms)})")
     print(f"api RSS: {api.memory_info().rss / 1024 / 1024:.0f} MiB")
 
