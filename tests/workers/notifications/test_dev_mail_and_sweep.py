@@ -42,9 +42,10 @@ async def test_the_sweeper_queues_a_delivery_whose_job_was_lost() -> None:
     created = await notify(account.user.id, "goal_achieved", "goal:lost", goal="g")
     [email] = [row for row in created if row.channel is Channel.EMAIL]
     queue = await job_queue()
-    await queue.delete("arq:queue")
+    job_id = delivery_job_id(email.id, 0, None)
+    await queue.delete("arq:queue", f"arq:job:{job_id}")
     # When the sweeper runs a few minutes later
     queued = await sweep({"clock": lambda: utcnow() + timedelta(minutes=5)})
     # Then the delivery is queued again
     assert queued == 1
-    assert await queue.zscore("arq:queue", delivery_job_id(email.id, 0, None)) is not None
+    assert await queue.zscore("arq:queue", job_id) is not None
