@@ -67,6 +67,9 @@ def _dev(args: argparse.Namespace) -> int:
     database_given = bool(os.environ.get("DATABASE_URL"))
     data_dir = Path(args.data_dir).resolve()
     _say(f"data directory {data_dir}")
+    if not os.environ.get("SMTP_URL"):
+        # So a newcomer sees each email that would be sent: one .eml file each, its subject in the log.
+        os.environ.setdefault("MAIL_DIR", str(data_dir / "mail"))
     stack = EmbeddedStack(data_dir, persistent=True, log=_say)
     children: dict[str, subprocess.Popen[bytes]] = {}
     # A launcher may start us with SIGINT ignored (as shells do for background jobs); Ctrl-C must still work.

@@ -5,6 +5,7 @@ The event carries what subscribers render, so a fan-out to many subscribers cost
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from broadcast.events import BroadcastEvent
 from models.notifications import Channel, Notification, NotificationStatus
@@ -23,6 +24,7 @@ class NotificationCreated(BroadcastEvent):
     status: NotificationStatus
     created_at: datetime
     read_at: datetime | None
+    data: dict[str, Any] = {}
 
     @classmethod
     def of(cls, notification: Notification) -> "NotificationCreated":
@@ -35,4 +37,5 @@ class NotificationCreated(BroadcastEvent):
             status=notification.status,
             created_at=notification.created_at,
             read_at=notification.read_at,
+            data=notification.data,
         )

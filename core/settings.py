@@ -97,6 +97,18 @@ class Settings(BaseSettings):
     # Where Stripe Checkout and the customer portal send the user back to (the web app's billing page).
     billing_return_url: str = "http://localhost:3000/billing"
 
+    # Email: `smtp://user:pass@host:587` (STARTTLS on 587, TLS with `smtps://`); without it, email goes to
+    # MAIL_DIR as .eml files when that is set (`studymate dev` sets .data/mail), else it is skipped.
+    smtp_url: str | None = None
+    email_from: str = "StudyMate <no-reply@studymate.local>"
+    mail_dir: str | None = None
+    smtp_timeout_seconds: float = 15.0
+    # Push through FCM HTTP v1 with a service account; skipped without both.
+    fcm_credentials_file: str | None = None
+    fcm_project_id: str | None = None
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    fcm_timeout_seconds: float = 10.0
+
     android_package_name: str = "dev.studymate.app"
     android_cert_fingerprints: StringList = Field(default_factory=list)
 

@@ -1,11 +1,32 @@
-"""Notification jobs. Each takes ids only and is idempotent, so arq may retry it safely."""
+"""Notification jobs: the welcome, one delivery per (notification, channel), and the sweeper.
 
+Each job takes ids only and is idempotent (`resolvers.notifications.delivery` claims before sending), so
+arq may run it twice, or two workers may run copies of it, and the email or push still goes out once.
+The clock and the senders come from the worker's context (`ctx["clock"]`, `ctx["email_sender"]`,
+`ctx["push_sender"]`) so tests run the real jobs at any instant and against local servers.
+"""
+
+import logging
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from core.db import transaction
+from core.db import read_session, transaction
+from core.email import Email, EmailSender, SendFailed, email_sender
+from core.push import Push, PushOutcome, PushSender, push_sender
 from models.accounts import User
+from models.base import utcnow
+from models.notifications import Channel
 from resolvers import notifications
+from resolvers.notifications import delivery
+from resolvers.notifications.pipeline import enqueue_delivery
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+
+Clock = Callable[[], datetime]
 
 
 async def send_welcome(ctx: dict[str, Any], user_id: str) -> bool:
@@ -13,12 +34,113 @@ async def send_welcome(ctx: dict[str, Any], user_id: str) -> bool:
         user = await db.get(User, uuid.UUID(user_id))
         if user is None:
             return False
-        created = await notifications.create_in_app(
+        created = await notifications.notify(
             db,
             user.id,
-            kind="welcome",
-            title="Welcome to StudyMate",
-            body=f"Hello {user.name}! Join a live class with its code, or start studying a subject.",
+            "welcome",
+            variables={"name": user.name},
             dedupe_key=f"welcome:{user.id}",
+            now=_now(ctx),
         )
-    return created is not None
+    return bool(created)
+
+
+def _now(ctx: dict[str, Any]) -> datetime:
+    clock: Clock = ctx.get("clock", utcnow)
+    return clock()
+
+
+def _email_sender(ctx: dict[str, Any]) -> EmailSender | None:
+    if "email_sender" not in ctx:
+        ctx["email_sender"] = email_sender()
+    sender: EmailSender | None = ctx["email_sender"]
+    return sender
+
+
+def _push_sender(ctx: dict[str, Any]) -> PushSender | None:
+    if "push_sender" not in ctx:
+        ctx["push_sender"] = push_sender()
+    sender: PushSender | None = ctx["push_sender"]
+    return sender
+
+
+async def close_senders(ctx: dict[str, Any]) -> None:
+    sender = ctx.pop("push_sender", None)
+    if sender is not None and hasattr(sender, "aclose"):
+        await sender.aclose()
+
+
+async def deliver(ctx: dict[str, Any], notification_id: str) -> str:
+    """Sends one email or push notification, at most once, or says why it did not."""
+    email, push = _email_sender(ctx), _push_sender(ctx)
+    configured = frozenset(
+        channel for channel, sender in ((Channel.EMAIL, email), (Channel.PUSH, push)) if sender is not None
+    )
+    async with transaction() as db:
+        claimed = await delivery.claim(db, uuid.UUID(notification_id), _now(ctx), configured)
+    if isinstance(claimed, str):
+        return claimed
+    row = claimed.notification
+    try:
+        if row.channel is Channel.EMAIL:
+            assert email is not None
+            await email.send(
+                Email(
+                    to=claimed.email,
+                    subject=row.title,
+                    text=row.body,
+                    html=row.html or "",
+                    message_key=f"{row.id}",
+                )
+            )
+            outcome = "sent"
+        else:
+            assert push is not None
+            outcome = await _push(push, claimed, _now(ctx))
+    except SendFailed as error:
+        async with transaction() as db:
+            failed = await delivery.mark_failed_attempt(db, claimed, _now(ctx), str(error))
+        logger.warning("notification %s: %s", row.id, failed)
+        return failed
+    if outcome == "sent":
+        async with transaction() as db:
+            await delivery.mark_sent(db, claimed, _now(ctx))
+    return outcome
+
+
+async def _push(sender: PushSender, claimed: delivery.Claim, now: datetime) -> str:
+    """Sends to each of the user's active devices. Delivered to any: sent. Refused for good by all: those
+    tokens are deactivated and the push skipped. Failed (for now) on every device: SendFailed, retried."""
+    row = claimed.notification
+    message = Push(title=row.title, body=row.body, data={"kind": row.kind, "notificationId": str(row.id)})
+    delivered, failure = 0, None
+    gone: dict[str, str] = {}
+    for token in claimed.device_tokens:
+        try:
+            result = await sender.send(token, message)
+        except SendFailed as error:
+            failure = error
+            continue
+        if result is PushOutcome.DELIVERED:
+            delivered += 1
+        else:
+            gone[token] = result.value
+    if gone:
+        async with transaction() as db:
+            await delivery.deactivate_tokens(db, row.user_id, gone, now)
+    if delivered:
+        return "sent"
+    if failure is not None:
+        raise failure
+    async with transaction() as db:
+        await delivery.mark_skipped(db, claimed, "every device token was refused")
+    return "skipped: every device token was refused"
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    """Queues again the deliveries whose job was lost; returns how many it queued."""
+    async with read_session() as db:
+        overdue = await delivery.undelivered(db, _now(ctx), SWEEP_BATCH)
+    for notification_id, attempts, deliver_after in overdue:
+        await enqueue_delivery(notification_id, attempts, deliver_after)
+    return len(overdue)

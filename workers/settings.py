@@ -18,6 +18,7 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
+from resolvers.notifications.pipeline import DELIVER_JOB
 from workers import analysis, billing, help, learning, notifications, study, study_goals
 from workers.ingest import Drain
 
@@ -36,6 +37,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         drain.stop()
         await ctx["drain_task"]
     await ai_providers.close_clients()
+    await notifications.close_senders(ctx)
     await close_job_queue()
     await close_redis()
     await dispose_engine()
@@ -47,12 +49,16 @@ class WorkerSettings:
 
     functions: ClassVar[list[Function]] = [
         func(notifications.send_welcome, name="notification.welcome", max_tries=5),
+        # Retries of a failed send are new jobs with their own backoff (resolvers.notifications.delivery);
+        # arq's own retries cover a worker lost mid-job, and the claim keeps them from sending twice.
+        func(notifications.deliver, name=DELIVER_JOB, max_tries=5),
         func(analysis.analyze_recording, name="recording.analyze", max_tries=analysis.MAX_TRIES),
         func(billing.refresh_subscription, name="billing.refresh_subscription", max_tries=billing.MAX_TRIES),
         func(help.diagnose_help_request, name="help.diagnose", max_tries=help.MAX_TRIES),
         func(study.summarize, name="study.summarize", max_tries=study.MAX_TRIES),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
+        cron(notifications.sweep, name="notification.sweep", second=30, unique=True),
         cron(
             analysis.requeue_stalled_analyses,
             name="recording.requeue_stalled",

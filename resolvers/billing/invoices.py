@@ -66,6 +66,16 @@ async def invoice_paid(db: AsyncSession, event: Event) -> str:
         payment = await _payment(db, context, amount)
         if payment.status is PaymentStatus.FAILED:
             payment.status = PaymentStatus.SUCCEEDED
+        await notifications.notify(
+            db,
+            user_id,
+            "payment_succeeded",
+            variables={
+                "amount": f"{amount:,} {payment.currency}",
+                "plan": plan.name if plan else "StudyMate",
+            },
+            dedupe_key=f"payment_succeeded:{invoice['id']}",
+        )
     outcome = "invoice paid"
     start, end = context.period_start, context.period_end
     if (
@@ -92,14 +102,12 @@ async def invoice_payment_failed(db: AsyncSession, event: Event) -> str:
     if payment.status is not PaymentStatus.FAILED:
         return "ignored: the invoice is paid already"
     # Each failed attempt tells the user once; Stripe retries the payment and the portal fixes the card.
-    await notifications.create_in_app(
+    await notifications.notify(
         db,
         context.user_id,
-        kind="billing.payment_failed",
-        title="Your payment did not go through",
-        body=f"We could not charge {amount:,} {payment.currency} for {plan.name if plan else 'your plan'}. "
-        "Please update your payment method in the billing portal.",
-        dedupe_key=f"billing.payment_failed:{invoice['id']}:{invoice.get('attempt_count', 0)}",
+        "payment_failed",
+        variables={"amount": f"{amount:,} {payment.currency}", "plan": plan.name if plan else "StudyMate"},
+        dedupe_key=f"payment_failed:{invoice['id']}:{invoice.get('attempt_count', 0)}",
     )
     return "invoice payment failed; user notified"
 

@@ -23,6 +23,7 @@ from models.classroom import (
     ProgressStatus,
     Step,
 )
+from resolvers import notifications
 from resolvers.classroom import live
 from resolvers.classroom.access import (
     Action,
@@ -74,6 +75,18 @@ async def request_help(
     await db.flush()
     view = live.HelpRequestView.of(request, participant, step)
     live.emit_help(db, session.id, live.HelpRequestCreated(request=view))
+    await notifications.notify(
+        db,
+        session.instructor_id,
+        "help_requested",
+        variables={
+            "participant": participant.display_name,
+            "session": session.title,
+            "message": cleaned or (step.guide_text if step is not None else ""),
+        },
+        dedupe_key=f"help_requested:{request.id}",
+        data={"sessionId": str(session.id), "helpRequestId": str(request.id)},
+    )
     if diagnosis is not None:
         enqueue_after_commit(db, DIAGNOSE_JOB, str(request.id), job_id=diagnosis_job_id(request.id))
     return request

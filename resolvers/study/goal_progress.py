@@ -149,16 +149,16 @@ def _describe(goal: ClosedGoal) -> str:
     window = goal.starts_on.isoformat()
     if goal.ends_on != goal.starts_on:
         window += f" to {goal.ends_on.isoformat()}"
-    return f"your {_GOAL_NAMES[goal.kind]} ({window})"
+    return f"{_GOAL_NAMES[goal.kind]} ({window})"
 
 
 async def _notify_achieved(db: AsyncSession, achieved: list[ClosedGoal]) -> None:
     for goal in achieved:
-        await notifications.create_in_app(
+        await notifications.notify(
             db,
             goal.user_id,
-            kind=GOAL_ACHIEVED,
-            title="Goal achieved",
-            body=f"Well done! You reached {_describe(goal)}.",
+            GOAL_ACHIEVED,
+            variables={"goal": _describe(goal)},
             dedupe_key=f"{GOAL_ACHIEVED}:{goal.id}",
+            data={"goalId": str(goal.id)},
         )

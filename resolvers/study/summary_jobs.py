@@ -99,13 +99,13 @@ async def finish(db: AsyncSession, work: SummaryWork, written: WrittenSummary) -
     job.status = JobStatus.DONE
     job.summary_id = summary.id
     job.finished_at = utcnow()
-    await notifications.create_in_app(
+    await notifications.notify(
         db,
         job.user_id,
-        kind="summary_ready",
-        title="Your summary is ready",
-        body=f"{summary.title} ({work.subject.name})",
+        "summary_ready",
+        variables={"title": summary.title},
         dedupe_key=f"summary_ready:{summary.id}",
+        data={"summaryId": str(summary.id), "subjectId": str(work.subject.id)},
     )
     event = SummaryReady.of(summary)
     after_commit(db, lambda: publish(summaries_channel(job.user_id), event.payload()))

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from core.auth import Role, UserActor
 from core.db import read_session, transaction
-from models.notifications import Notification
+from models.notifications import Channel, Notification
 from models.study import ActivityKind, AiJob, Difficulty, StudySummary, Subject
 from resolvers import accounts
 from resolvers.billing import webhooks
@@ -142,11 +142,11 @@ async def record(
 
 
 async def notifications_of(account: Account) -> list[tuple[str, str | None]]:
-    """The user's notifications as (kind, dedupe key), oldest first."""
+    """The user's in-app notifications as (kind, dedupe key), oldest first."""
     async with read_session() as db:
         rows = await db.execute(
             select(col(Notification.kind), col(Notification.dedupe_key))
-            .where(col(Notification.user_id) == account.user.id)
+            .where(col(Notification.user_id) == account.user.id, col(Notification.channel) == Channel.IN_APP)
             .order_by(col(Notification.created_at))
         )
         return [(kind, dedupe_key) for kind, dedupe_key in rows]

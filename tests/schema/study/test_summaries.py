@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from broadcast.study import summaries_channel
 from core.db import read_session
-from models.notifications import Notification
+from models.notifications import Channel, Notification
 from tests.helpers.billing import credits_of, ledger
 from tests.helpers.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, error_code, subscription
 from tests.helpers.factories import Account, make_account
@@ -123,8 +123,11 @@ async def test_a_requested_summary_arrives_on_summary_ready(
     )
     async with read_session() as db:
         statement = select(Notification).where(col(Notification.kind) == "summary_ready")
-        notes = [(n.kind, n.title, n.body) for n in (await db.execute(statement)).scalars()]
-    assert notes == [("summary_ready", "Your summary is ready", f"{received['title']} (Biology)")]
+        notes = [(n.channel, n.data) for n in (await db.execute(statement)).scalars()]
+    assert sorted(notes) == [
+        (Channel.IN_APP, {"summaryId": received["id"], "subjectId": str(subject.id)}),
+        (Channel.PUSH, {"summaryId": received["id"], "subjectId": str(subject.id)}),
+    ]
     # And the prompt was built by the server from the subject and the settings
     [(api, body)] = fake_ai.requests
     prompt = _user_prompt(body)

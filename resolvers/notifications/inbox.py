@@ -1,61 +1,31 @@
-"""In-app notifications: created by jobs, read and marked read by their owner."""
+"""The in-app inbox: a user lists, counts and marks read their own in-app notifications, and hears of
+new ones on the `notifications` subscription."""
 
 import uuid
 from collections.abc import AsyncIterator
 from typing import TypeAlias
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from broadcast.events import UnknownEvent, decode
-from broadcast.hub import Resubscribe, hub, publish
+from broadcast.hub import Resubscribe, hub
 from broadcast.notifications import NotificationCreated, user_channel
 from core.auth import Actor, require_user
-from core.db import after_commit
 from core.errors import NotFound
 from core.pagination import Page, paginate
 from models.base import utcnow
 from models.notifications import Channel, Notification, NotificationStatus
 
 
-async def create_in_app(
-    db: AsyncSession, user_id: uuid.UUID, *, kind: str, title: str, body: str, dedupe_key: str
-) -> Notification | None:
-    """Creates the notification once per `dedupe_key`; None when it already exists (a retried job)."""
-    statement = (
-        insert(Notification)
-        .values(
-            id=uuid.uuid4(),
-            user_id=user_id,
-            kind=kind,
-            title=title,
-            body=body,
-            channel=Channel.IN_APP.value,
-            status=NotificationStatus.SENT.value,
-            data={},
-            dedupe_key=dedupe_key,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(col(Notification.id))
-    )
-    created_id = (await db.execute(statement)).scalar_one_or_none()
-    if created_id is None:
-        return None
-    notification = await db.get(Notification, created_id)
-    assert notification is not None
-    event = NotificationCreated.of(notification)
-    after_commit(db, lambda: publish(user_channel(user_id), event.payload()))
-    return notification
-
-
 async def list_notifications(
     db: AsyncSession, actor: Actor, *, unread_only: bool, first: int | None, after: str | None
 ) -> Page[Notification]:
     user = require_user(actor)
-    statement = select(Notification).where(col(Notification.user_id) == user.user_id)
+    statement = select(Notification).where(
+        col(Notification.user_id) == user.user_id, col(Notification.channel) == Channel.IN_APP.value
+    )
     if unread_only:
         statement = statement.where(col(Notification.read_at).is_(None))
     keys = [col(Notification.created_at), col(Notification.id)]
@@ -65,7 +35,11 @@ async def list_notifications(
 async def get_own(db: AsyncSession, actor: Actor, notification_id: uuid.UUID) -> Notification:
     user = require_user(actor)
     notification = await db.get(Notification, notification_id)
-    if notification is None or notification.user_id != user.user_id:
+    if (
+        notification is None
+        or notification.user_id != user.user_id
+        or notification.channel is not Channel.IN_APP
+    ):
         raise NotFound("Notification")
     return notification
 
@@ -76,6 +50,32 @@ async def mark_read(db: AsyncSession, actor: Actor, notification_id: uuid.UUID) 
         notification.read_at = utcnow()
         notification.status = NotificationStatus.READ
     return notification
+
+
+async def unread_count(db: AsyncSession, actor: Actor) -> int:
+    user = require_user(actor)
+    statement = select(func.count()).where(*_unread(user.user_id))
+    return int((await db.execute(statement)).scalar_one())
+
+
+async def mark_all_read(db: AsyncSession, actor: Actor) -> int:
+    """Marks every unread in-app notification of the user read; how many it marked."""
+    user = require_user(actor)
+    statement = (
+        update(Notification)
+        .where(*_unread(user.user_id))
+        .values(read_at=utcnow(), status=NotificationStatus.READ.value)
+    )
+    result = await db.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _unread(user_id: uuid.UUID) -> list[ColumnElement[bool]]:
+    return [
+        col(Notification.user_id) == user_id,
+        col(Notification.channel) == Channel.IN_APP.value,
+        col(Notification.read_at).is_(None),
+    ]
 
 
 # What `notification_events` yields: the schema converts these, without importing broadcast/ itself.

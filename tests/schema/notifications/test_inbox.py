@@ -31,11 +31,11 @@ async def test_registration_queues_a_welcome_notification_that_the_worker_delive
 ) -> None:
     # Given a user who just registered (which queues the welcome job)
     account = await make_account()
-    # When a real worker drains the queue, twice
-    assert await run_jobs() == 1
+    # When a real worker drains the queue (the welcome, then its email's delivery), twice
+    assert await run_jobs() == 2
     await run_jobs()
-    # Then exactly one welcome notification exists and the user can list it
-    assert await _notification_count() == 1
+    # Then exactly one in-app and one email row exist, and the user lists the in-app one
+    assert await _notification_count() == 2
     data = await gql.data(LIST, token=account.token)
     assert [edge["node"]["kind"] for edge in data["notifications"]["edges"]] == ["welcome"]
 
@@ -53,7 +53,7 @@ async def test_notifications_subscription_delivers_the_new_notification(api_url:
         received = (await socket.next_data())["notifications"]
     assert (received["kind"], received["title"], received["channel"], received["status"]) == (
         "welcome",
-        "Welcome to StudyMate",
+        "StudyMate에 오신 것을 환영합니다",
         "IN_APP",
         "SENT",
     )
