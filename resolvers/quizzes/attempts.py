@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core import text
-from core.ai_providers import configured_providers
 from core.auth import Actor, require_user
 from core.errors import BadInput, Conflict, Forbidden, NotFound
 from core.jobs import enqueue_after_commit
@@ -49,7 +48,6 @@ from resolvers.study.activity import record_activity
 # More blanks than any question could hold is not an answer.
 MAX_BLANKS = 100
 GRADE_ESSAY_JOB = "quiz.grade_essay"
-NO_AI_ERROR = "No AI provider is configured; the quiz's author grades this essay"
 
 
 @dataclass(frozen=True)
@@ -185,13 +183,10 @@ def grade_essay_job_id(attempt_id: uuid.UUID) -> str:
 
 
 def _await_essay_grade(db: AsyncSession, attempt: QuizAttempt) -> None:
-    """An essay waits PENDING for the AI grader once the answer commits; without an AI provider it goes
-    straight to the author (NEEDS_REVIEW)."""
-    if configured_providers():
-        enqueue_after_commit(db, GRADE_ESSAY_JOB, str(attempt.id), job_id=grade_essay_job_id(attempt.id))
-    else:
-        attempt.grading_status = GradingStatus.NEEDS_REVIEW
-        attempt.grading_error = NO_AI_ERROR
+    """An essay waits PENDING for the grading job, queued once the answer commits. The job grades it by
+    AI or, without an AI provider, sends it to the quiz's author (`essays.start`): the one place that
+    decides, so an essay answered just before the keys change is never stranded."""
+    enqueue_after_commit(db, GRADE_ESSAY_JOB, str(attempt.id), job_id=grade_essay_job_id(attempt.id))
 
 
 async def _count_in_progress(

@@ -1,10 +1,10 @@
 """Essays graded by AI: the state of a `quiz.grade_essay` job as the worker moves it, and the student's
 `attemptGraded` stream.
 
-An essay is answered PENDING (see `attempts.submit_answer`). The job spends one ESSAY_GRADING credit of
-the student, the AI grades it, and it becomes GRADED exactly as a grade by hand would make it
-(`attempts.record_grade`). Without an AI provider, without a credit, or when the AI fails, it becomes
-NEEDS_REVIEW for the quiz's author, and a credit spent on it is given back.
+An essay is answered PENDING and its job queued (see `attempts.submit_answer`). The job spends one
+ESSAY_GRADING credit of the student, the AI grades it, and it becomes GRADED exactly as a grade by hand
+would make it (`attempts.record_grade`). Without an AI provider, without a credit, or when the AI
+fails, it becomes NEEDS_REVIEW for the quiz's author, and a credit spent on it is given back.
 
 Every step locks the attempt row and acts only on a PENDING one, so a job arq runs twice spends once,
 grades once and refunds at most once; an author who graded it meanwhile wins.
@@ -31,8 +31,9 @@ from models.base import utcnow
 from models.billing import CreditKind
 from models.quizzes import Answer, GradingStatus, QuizAttempt, QuizKey
 from resolvers.billing import credits
-from resolvers.quizzes.attempts import NO_AI_ERROR, attempt_with_version, record_grade, view_of
+from resolvers.quizzes.attempts import attempt_with_version, record_grade, view_of
 
+NO_AI_ERROR = "No AI provider is configured; the quiz's author grades this essay"
 NO_CREDIT_ERROR = "No essay-grading credit was left; the quiz's author grades this essay"
 REFUND_REASON = "Refund: the essay could not be graded by AI"
 GRADING_REASON = "Essay grading"
