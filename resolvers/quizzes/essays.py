@@ -36,6 +36,7 @@ from resolvers.quizzes.attempts import attempt_with_version, record_grade, view_
 NO_AI_ERROR = "No AI provider is configured; the quiz's author grades this essay"
 NO_CREDIT_ERROR = "No essay-grading credit was left; the quiz's author grades this essay"
 REFUND_REASON = "Refund: the essay could not be graded by AI"
+AUTHOR_FIRST_REASON = "Refund: the quiz's author graded the essay first"
 GRADING_REASON = "Essay grading"
 
 
@@ -100,9 +101,14 @@ async def start(db: AsyncSession, attempt_id: uuid.UUID) -> EssayWork | None:
 
 async def finish(db: AsyncSession, attempt_id: uuid.UUID, graded: EssayGrade) -> bool:
     """Records the AI's grade and, after the commit, pushes it on the student's `attemptGraded`; False
-    when the essay was graded or sent to review meanwhile."""
+    when the essay was graded or sent to review meanwhile. An author's grade that came first wins, and
+    the credit spent on the unused AI grade is given back."""
     found = await attempt_with_version(db, attempt_id, lock=True)
-    if found is None or found[0].grading_status is not GradingStatus.PENDING:
+    if found is None:
+        return False
+    if found[0].grading_status is not GradingStatus.PENDING:
+        if found[0].grader_id is not None:
+            await credits.refund_spend(db, found[0].user_id, spend_key(attempt_id), AUTHOR_FIRST_REASON)
         return False
     attempt, version, quiz = found
     attempt.grading_provider = graded.provider

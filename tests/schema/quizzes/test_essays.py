@@ -12,9 +12,10 @@ from sqlmodel import col
 
 from broadcast.quizzes import graded_attempts_channel
 from core.auth import Role
-from core.db import read_session
+from core.db import read_session, transaction
 from models.quizzes import QuizAttempt
 from models.study import ActivityKind, StudyActivity
+from resolvers.quizzes import essays
 from tests.helpers.billing import credits_of, ledger
 from tests.helpers.client import LEGACY_WS, TRANSPORT_WS, GraphQLClient, error_code, subscription
 from tests.helpers.factories import Account, make_account
@@ -234,6 +235,29 @@ async def test_a_grading_job_run_again_changes_nothing(gql: GraphQLClient, fake_
     assert len(fake_ai.requests) == 1
     assert _essay_ledger(await ledger(student)) == [("GRANT", 5), ("SPEND", -1)]
     assert await _quiz_activities(student) == [1.0]
+
+
+async def test_an_authors_grade_that_comes_first_wins_and_the_credit_comes_back(
+    gql: GraphQLClient, fake_ai: FakeAiServer
+) -> None:
+    # Given an essay whose grading job has spent the credit and asked the AI
+    author, student, quiz = await _essay(gql)
+    answered = await submit(gql, student, quiz["id"], {"text": GOOD_ESSAY})
+    attempt_id = uuid.UUID(answered["attemptId"])
+    async with transaction() as db:
+        work = await essays.start(db, attempt_id)
+    assert work is not None
+    graded = await quiz_essays.grade(work)
+    # When the author grades it before the AI's grade is stored
+    await gql.data(GRADE, {"attemptId": answered["attemptId"], "score": 0.5}, token=author.token)
+    async with transaction() as db:
+        stored = await essays.finish(db, attempt_id, graded)
+    # Then the author's grade stands, counted once, and the student's credit was given back
+    assert stored is False
+    seen = (await gql.data(ATTEMPT, {"id": answered["attemptId"]}, token=student.token))["attempt"]
+    assert (seen["gradingStatus"], seen["score"]) == ("GRADED", 0.5)
+    assert await _quiz_activities(student) == [0.5]
+    assert _essay_ledger(await ledger(student)) == [("GRANT", 5), ("REFUND", 1), ("SPEND", -1)]
 
 
 async def test_attempt_graded_needs_a_signed_in_user(api_url: str) -> None:
