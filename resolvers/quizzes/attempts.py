@@ -1,6 +1,6 @@
-"""Answers: `submitAnswer` grades objective types at once and leaves essays PENDING; `gradeAttempt` lets
-the quiz's author (or an admin) grade an essay; `attempt` shows one to the student who answered it and
-to the quiz's author.
+"""Answers: `submitAnswer` grades objective types at once and leaves essays PENDING for the grading job
+(`essays`); `gradeAttempt` lets the quiz's author (or an admin) grade an essay; `attempt` shows one to
+the student who answered it and to the quiz's author.
 
 The time an answer took is measured here, from when the quiz was served to the user (`quiz_serves`) to
 when the answer arrived; clients send no time. An attempt is graded against the version of the quiz it
