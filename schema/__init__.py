@@ -21,7 +21,7 @@ from schema.errors import DomainErrors, StudyMateSchema
 from schema.limits import depth_limit
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.persisted_queries import PersistedQueries
-from schema.quizzes import QuizzesMutation, QuizzesQuery
+from schema.quizzes import QuizzesMutation, QuizzesQuery, QuizzesSubscription
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
 from schema.study import StudyMutation, StudyQuery, StudySubscription
@@ -53,7 +53,13 @@ Mutation = merge_types(
 )
 Subscription = merge_types(
     "Subscription",
-    (ClassroomSubscription, RecordingsSubscription, StudySubscription, NotificationsSubscription),
+    (
+        ClassroomSubscription,
+        RecordingsSubscription,
+        StudySubscription,
+        QuizzesSubscription,
+        NotificationsSubscription,
+    ),
 )
 
 

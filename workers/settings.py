@@ -19,7 +19,17 @@ from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
 from resolvers.notifications.pipeline import DELIVER_JOB
-from workers import analysis, billing, help, learning, notifications, study, study_goals
+from workers import (
+    analysis,
+    billing,
+    help,
+    learning,
+    notifications,
+    quiz_essays,
+    quiz_generation,
+    study,
+    study_goals,
+)
 from workers.ingest import Drain
 
 
@@ -56,6 +66,8 @@ class WorkerSettings:
         func(billing.refresh_subscription, name="billing.refresh_subscription", max_tries=billing.MAX_TRIES),
         func(help.diagnose_help_request, name="help.diagnose", max_tries=help.MAX_TRIES),
         func(study.summarize, name="study.summarize", max_tries=study.MAX_TRIES),
+        func(quiz_essays.grade_essay, name="quiz.grade_essay", max_tries=quiz_essays.MAX_TRIES),
+        func(quiz_generation.generate, name="quiz.generate", max_tries=quiz_generation.MAX_TRIES),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(notifications.sweep, name="notification.sweep", second=30, unique=True),
@@ -84,6 +96,18 @@ class WorkerSettings:
             study.requeue_stalled_summaries,
             name="study.requeue_stalled_summaries",
             minute=set(range(0, 60, 5)),
+            unique=True,
+        ),
+        cron(
+            quiz_essays.requeue_stalled_essays,
+            name="quiz.requeue_stalled_essays",
+            minute=set(range(1, 60, 5)),
+            unique=True,
+        ),
+        cron(
+            quiz_generation.requeue_stalled_generations,
+            name="quiz.requeue_stalled_generations",
+            minute=set(range(2, 60, 5)),
             unique=True,
         ),
         cron(

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, Index, Text, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at_field, enum_type, id_field, timestamp_field
@@ -90,3 +90,13 @@ class AiJob(SQLModel, table=True):
     summary_id: uuid.UUID | None = Field(
         default=None, foreign_key="study_summaries.id", ondelete="SET NULL", unique=True
     )
+    # QUIZ_GENERATION: how many quizzes were asked for, and of the AI's answer how many were dropped as
+    # invalid and why (one reason per dropped quiz, as `createQuiz` would have refused it).
+    requested_count: int | None = None
+    dropped_count: int | None = None
+    dropped_reasons: list[str] | None = Field(default=None, sa_type=JSON)
+    # QUIZ_GENERATION: the AI's answer's provenance (a summary records its own).
+    provider: str | None = Field(default=None, max_length=32)
+    model: str | None = Field(default=None, max_length=100)
+    input_tokens: int | None = None
+    output_tokens: int | None = None

@@ -1,6 +1,6 @@
-"""Answers: `submitAnswer` grades objective types at once and leaves essays PENDING; `gradeAttempt` lets
-the quiz's author (or an admin) grade an essay; `attempt` shows one to the student who answered it and
-to the quiz's author.
+"""Answers: `submitAnswer` grades objective types at once and leaves essays PENDING for the grading job
+(`essays`); `gradeAttempt` lets the quiz's author (or an admin) grade an essay; `attempt` shows one to
+the student who answered it and to the quiz's author.
 
 The time an answer took is measured here, from when the quiz was served to the user (`quiz_serves`) to
 when the answer arrived; clients send no time. An attempt is graded against the version of the quiz it
@@ -20,6 +20,7 @@ from sqlmodel import col
 from core import text
 from core.auth import Actor, require_user
 from core.errors import BadInput, Conflict, Forbidden, NotFound
+from core.jobs import enqueue_after_commit
 from models.base import utcnow
 from models.quizzes import (
     ANSWER_LENGTH,
@@ -39,6 +40,7 @@ from models.quizzes import (
     QuizVersion,
 )
 from models.study import ActivityKind
+from resolvers import notifications
 from resolvers.quizzes import review, sessions
 from resolvers.quizzes.authoring import MAX_CHOICES, MAX_PAIRS
 from resolvers.quizzes.grading import correct_answer, grade, points_earned
@@ -46,6 +48,7 @@ from resolvers.study.activity import record_activity
 
 # More blanks than any question could hold is not an answer.
 MAX_BLANKS = 100
+GRADE_ESSAY_JOB = "quiz.grade_essay"
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class AttemptView:
     session: QuizSession | None
 
 
-def _view(attempt: QuizAttempt, content: QuizContent, session: QuizSession | None) -> AttemptView:
+def view_of(attempt: QuizAttempt, content: QuizContent, session: QuizSession | None) -> AttemptView:
     return AttemptView(
         attempt=attempt,
         explanation=content.explanation,
@@ -164,6 +167,8 @@ async def submit_answer(
         time_spent_seconds=None if served_at is None else max(0, int((moment - served_at).total_seconds())),
         graded_at=None if score is None else moment,
     )
+    if quiz.type is QuizType.ESSAY:
+        _await_essay_grade(db, attempt)
     db.add(attempt)
     if score is not None:
         await review.review(db, user.user_id, quiz.id, float(score), moment, card)
@@ -171,7 +176,18 @@ async def submit_answer(
     if session is not None:
         sessions.count_answer(session, None if score is None else float(score), moment)
     await db.flush()
-    return _view(attempt, quiz, session)
+    return view_of(attempt, quiz, session)
+
+
+def grade_essay_job_id(attempt_id: uuid.UUID) -> str:
+    return f"{GRADE_ESSAY_JOB}:{attempt_id}"
+
+
+def _await_essay_grade(db: AsyncSession, attempt: QuizAttempt) -> None:
+    """An essay waits PENDING for the grading job, queued once the answer commits. The job grades it by
+    AI or, without an AI provider, sends it to the quiz's author (`essays.start`): the one place that
+    decides, so an essay answered just before the keys change is never stranded."""
+    enqueue_after_commit(db, GRADE_ESSAY_JOB, str(attempt.id), job_id=grade_essay_job_id(attempt.id))
 
 
 async def _count_in_progress(
@@ -190,7 +206,7 @@ async def _count_in_progress(
     )
 
 
-async def _attempt_with_version(
+async def attempt_with_version(
     db: AsyncSession, attempt_id: uuid.UUID, *, lock: bool = False
 ) -> tuple[QuizAttempt, QuizVersion, Quiz] | None:
     """The attempt, the quiz version it answered and the quiz (its author, subject and topic as they are)."""
@@ -213,7 +229,7 @@ async def _attempt_with_version(
 async def get_attempt(db: AsyncSession, actor: Actor, attempt_id: uuid.UUID) -> AttemptView:
     """For the student who answered, the quiz's author and admins; NOT_FOUND for anyone else."""
     user = require_user(actor)
-    found = await _attempt_with_version(db, attempt_id)
+    found = await attempt_with_version(db, attempt_id)
     if found is None:
         raise NotFound("Attempt")
     attempt, version, quiz = found
@@ -223,7 +239,7 @@ async def get_attempt(db: AsyncSession, actor: Actor, attempt_id: uuid.UUID) -> 
     session = None
     if is_own and attempt.quiz_session_id is not None:
         session = await db.get(QuizSession, attempt.quiz_session_id)
-    return _view(attempt, version, session)
+    return view_of(attempt, version, session)
 
 
 async def grade_attempt(
@@ -240,7 +256,7 @@ async def grade_attempt(
     if not 0 <= score <= 1:
         raise BadInput("score must be between 0 and 1", field="score")
     cleaned_feedback = text.clean(feedback, "feedback", max_length=FEEDBACK_LENGTH, multi_line=True)
-    found = await _attempt_with_version(db, attempt_id, lock=True)
+    found = await attempt_with_version(db, attempt_id, lock=True)
     if found is None:
         raise NotFound("Attempt")
     attempt, version, quiz = found
@@ -250,20 +266,47 @@ async def grade_attempt(
         raise NotFound("Attempt")
     if attempt.grading_status is GradingStatus.GRADED:
         raise Conflict("This answer is graded already")
-    moment = now or utcnow()
+    attempt.grader_id = user.user_id
+    await record_grade(db, attempt, version, quiz, score, cleaned_feedback, now or utcnow())
+    # The grader is not the student: the student's session is not theirs to see.
+    return view_of(attempt, version, None)
+
+
+def _shortened(question: str, length: int = 60) -> str:
+    return question if len(question) <= length else question[: length - 1].rstrip() + "…"
+
+
+async def record_grade(
+    db: AsyncSession,
+    attempt: QuizAttempt,
+    version: QuizVersion,
+    quiz: Quiz,
+    score: float,
+    feedback: str | None,
+    moment: datetime,
+) -> QuizSession | None:
+    """Grades an answer that waited for it (by its author or by AI): GRADED, reviewed on the student's
+    FSRS card, counted in their progress and in the session it was answered in, which is returned."""
     attempt.grading_status = GradingStatus.GRADED
     attempt.score = score
     attempt.points_earned = points_earned(version.points, Fraction(repr(score)))
-    attempt.feedback = cleaned_feedback
+    attempt.feedback = feedback
     attempt.graded_at = moment
-    attempt.grader_id = user.user_id
+    attempt.grading_error = None
     await review.review(db, attempt.user_id, attempt.quiz_id, score, moment)
     await _count_in_progress(db, attempt, quiz, score, moment)
+    await notifications.notify(
+        db,
+        attempt.user_id,
+        "essay_graded",
+        variables={"title": quiz.topic or _shortened(version.question), "score": attempt.points_earned},
+        dedupe_key=f"essay_graded:{attempt.id}",
+        data={"attemptId": str(attempt.id), "quizId": str(quiz.id)},
+    )
     session = None
     if attempt.quiz_session_id is not None:
         session = await db.get(QuizSession, attempt.quiz_session_id, with_for_update=True)
         if session is not None:
             sessions.count_grade(session, score)
     await db.flush()
-    # The grader is not the student: the student's session is not theirs to see.
-    return _view(attempt, version, None)
+    return session

@@ -233,14 +233,25 @@ def _version_of(quiz: Quiz) -> QuizVersion:
     )
 
 
+def new_quiz(draft: QuizDraft, author_id: uuid.UUID, *, ai_job_id: uuid.UUID | None = None) -> Quiz:
+    """A quiz from the draft, every value checked and cleaned (BadInput naming the field); not stored.
+    Its subject is the caller's to check."""
+    return Quiz(author_id=author_id, ai_job_id=ai_job_id, **_content(draft, None))
+
+
+async def store_new(db: AsyncSession, quizzes: Sequence[Quiz]) -> None:
+    """Stores new quizzes with their first versions."""
+    db.add_all(quizzes)
+    await db.flush()
+    db.add_all([_version_of(quiz) for quiz in quizzes])
+    await db.flush()
+
+
 async def create_quiz(db: AsyncSession, actor: Actor, draft: QuizDraft) -> Quiz:
     user = require_role(actor, Role.INSTRUCTOR)
-    quiz = Quiz(author_id=user.user_id, **_content(draft, None))
+    quiz = new_quiz(draft, user.user_id)
     await _require_subject(db, draft.subject_id)
-    db.add(quiz)
-    await db.flush()
-    db.add(_version_of(quiz))
-    await db.flush()
+    await store_new(db, [quiz])
     return quiz
 
 

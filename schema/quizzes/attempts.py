@@ -1,9 +1,11 @@
 """Answering quizzes, grading essays by hand, and reading one attempt."""
 
+from collections.abc import AsyncGenerator
+
 import strawberry
 
 from core.db import read_session, transaction
-from resolvers.quizzes import attempts
+from resolvers.quizzes import attempts, essays
 from schema import fields
 from schema.context import Info
 from schema.ids import parse_id
@@ -22,8 +24,10 @@ class AttemptsQuery:
 @strawberry.type
 class AttemptsMutation:
     @fields.mutation(
-        "Grades objective types at once (GRADED); an essay waits (PENDING). Give only the answer field of "
-        "the quiz's type (else BAD_USER_INPUT). The time is measured from when the quiz was served."
+        "Grades objective types at once (GRADED). An essay waits (PENDING) for the AI grader, which "
+        "spends one ESSAY_GRADING credit and pushes the grade on `attemptGraded`; without AI, a credit or "
+        "a valid AI grade it goes to the quiz's author (NEEDS_REVIEW). Give only the answer field of the "
+        "quiz's type (else BAD_USER_INPUT). The time is measured from when the quiz was served."
     )
     async def submit_answer(
         self,
@@ -51,3 +55,16 @@ class AttemptsMutation:
                 db, info.context.actor, parse_id(attempt_id, "Attempt"), score, feedback
             )
         return AttemptResult.of(view)
+
+
+async def _attempt_graded(info: Info) -> AsyncGenerator[AttemptResult, None]:
+    async for event in essays.graded_attempt_events(info.context.actor):
+        yield AttemptResult.of_event(event)
+
+
+@strawberry.type
+class AttemptsSubscription:
+    attempt_graded: AsyncGenerator[AttemptResult, None] = strawberry.subscription(
+        resolver=_attempt_graded,
+        description="The signed-in user's essays as the AI grades them.",
+    )

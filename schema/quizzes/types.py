@@ -6,7 +6,7 @@ import strawberry
 
 import models.quizzes as rows
 from core.db import read_session
-from resolvers.quizzes import authoring, sessions
+from resolvers.quizzes import authoring, essays, sessions
 from resolvers.quizzes.attempts import AttemptView
 from resolvers.quizzes.catalogue import QuizView
 from schema import fields
@@ -92,7 +92,8 @@ class QuizSession:
     subject_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, row: rows.QuizSession) -> "QuizSession":
+    def from_row(cls, row: rows.QuizSession | essays.GradedSessionEvent) -> "QuizSession":
+        # The stored row and the published snapshot carry the same fields.
         return cls(
             id=strawberry.ID(str(row.id)),
             kind=row.kind,
@@ -152,6 +153,22 @@ class AttemptResult:
             grading_status=attempt.grading_status,
             time_spent_seconds=attempt.time_spent_seconds,
             quiz_session=None if view.session is None else QuizSession.from_row(view.session),
+        )
+
+    @classmethod
+    def of_event(cls, event: essays.AttemptGradedEvent) -> "AttemptResult":
+        return cls(
+            id=strawberry.ID(str(event.attempt_id)),
+            attempt_id=strawberry.ID(str(event.attempt_id)),
+            correct=event.score == 1,
+            score=event.score,
+            points_earned=event.points_earned,
+            explanation=event.explanation,
+            correct_answer=event.correct_answer,
+            feedback=event.feedback,
+            grading_status=event.grading_status,
+            time_spent_seconds=event.time_spent_seconds,
+            quiz_session=None if event.quiz_session is None else QuizSession.from_row(event.quiz_session),
         )
 
 

@@ -3,11 +3,14 @@
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 import models.study as rows
 from core.db import read_session, rows_by_ids, transaction
+from resolvers.quizzes import generation
+from resolvers.quizzes.catalogue import QuizView
 from resolvers.study import summaries
 from schema import fields
 from schema.context import Info
@@ -15,8 +18,16 @@ from schema.ids import parse_id
 from schema.relay import Connection
 from schema.study.subjects import Difficulty, Subject, SummaryLength, load_subjects
 
+if TYPE_CHECKING:
+    from schema.quizzes.types import Quiz
+
 AiJobKind = strawberry.enum(rows.AiJobKind, name="AiJobKind")
 JobStatus = strawberry.enum(rows.JobStatus, name="JobStatus")
+
+
+async def load_generated_quizzes(job_ids: list[uuid.UUID]) -> list[list[QuizView]]:
+    async with read_session() as db:
+        return await generation.quizzes_of_jobs(db, job_ids)
 
 
 async def load_summaries(summary_ids: list[uuid.UUID]) -> list[rows.StudySummary | None]:
@@ -78,6 +89,13 @@ class AiJob:
     error: str | None = strawberry.field(description="Why a FAILED job failed, for the user to read.")
     created_at: datetime
     finished_at: datetime | None
+    requested_count: int | None = strawberry.field(description="QUIZ_GENERATION: how many were asked for.")
+    dropped_count: int | None = strawberry.field(
+        description="A DONE QUIZ_GENERATION job: how many of the AI's quizzes were invalid and dropped."
+    )
+    dropped_reasons: list[str] | None = strawberry.field(
+        description="A DONE QUIZ_GENERATION job: why each dropped quiz was refused, as createQuiz would."
+    )
     summary_id: strawberry.Private[uuid.UUID | None]
 
     @classmethod
@@ -89,6 +107,9 @@ class AiJob:
             error=row.error,
             created_at=row.created_at,
             finished_at=row.finished_at,
+            requested_count=row.requested_count,
+            dropped_count=row.dropped_count,
+            dropped_reasons=row.dropped_reasons,
             summary_id=row.summary_id,
         )
 
@@ -98,6 +119,14 @@ class AiJob:
             return None
         row = await info.context.loader(load_summaries).load(self.summary_id)
         return StudySummary.from_row(row) if row is not None else None
+
+    @fields.field("The quizzes a DONE QUIZ_GENERATION job wrote (archived ones left out); empty otherwise.")
+    async def quizzes(self, info: Info) -> list[Annotated["Quiz", strawberry.lazy("schema.quizzes.types")]]:
+        # Imported here: the quiz types import the study schema, which this module belongs to.
+        from schema.quizzes.types import Quiz
+
+        views = await info.context.loader(load_generated_quizzes).load(parse_id(self.id, "AiJob"))
+        return [Quiz.of(view) for view in views]
 
 
 @strawberry.type
