@@ -108,18 +108,15 @@ class ProfileView:
 async def personalization(db: AsyncSession, actor: Actor) -> ProfileView:
     """The signed-in student's profile: two statements (the activity counts, the subject beliefs)."""
     user = require_user(actor)
-    counts = dict(
-        (
-            await db.execute(
-                select(col(StudyActivity.kind), func.count())
-                .where(
-                    col(StudyActivity.user_id) == user.user_id,
-                    col(StudyActivity.kind).in_([ActivityKind.SUMMARY_READ, ActivityKind.QUIZ_ANSWERED]),
-                )
-                .group_by(col(StudyActivity.kind))
-            )
-        ).tuples()
+    statement = (
+        select(col(StudyActivity.kind), func.count())
+        .where(
+            col(StudyActivity.user_id) == user.user_id,
+            col(StudyActivity.kind).in_([ActivityKind.SUMMARY_READ, ActivityKind.QUIZ_ANSWERED]),
+        )
+        .group_by(col(StudyActivity.kind))
     )
+    counts = {kind: count for kind, count in await db.execute(statement)}
     rows = (
         await db.execute(
             select(LearnerAbility)
