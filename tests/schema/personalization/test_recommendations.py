@@ -106,7 +106,7 @@ async def test_recommendations_cost_the_same_statements_for_one_or_many(gql: Gra
         await true_false_quiz(gql, author, subjects[0], topic=f"Topic {n}")
     with count_queries() as many:
         lots = await recommended(gql, student, 50)
-    # Then both cost the same: user, paid plan, beliefs, candidates; then one batch each of subjects and quizzes
+    # Then both cost the same: user, paid plan, beliefs, candidates; one batch of subjects, one of quizzes
     assert len(one) == 1 and len(lots) == 15
     assert {r["kind"] for r in lots} == {"NEW_QUIZ", "NEW_SUBJECT"}
     assert len(few) == len(many) == 6, many
