@@ -24,18 +24,47 @@ async def _subject(info: Info, subject_id: uuid.UUID) -> Subject:
     return Subject.from_row(row)
 
 
+_LEVEL = (
+    "The hardest difficulty the student is predicted to answer correctly at least 70 % of the time (so "
+    "about 70-85 %); EASY when none is."
+)
+_MASTERY = (
+    "The predicted probability (0 to 1) of answering a MEDIUM question correctly now, from a logistic "
+    "ability model updated by every graded answer."
+)
+
+
+@strawberry.type
+class TopicLevel:
+    topic: str
+    level: Difficulty = strawberry.field(description=_LEVEL)
+    mastery: float = strawberry.field(description=_MASTERY)
+    answered: int = strawberry.field(description="Graded answers in the topic.")
+
+
 @strawberry.type
 class SubjectLevel:
-    level: Difficulty = strawberry.field(
-        description="The hardest difficulty the student is predicted to answer correctly at least 70 % of "
-        "the time (so about 70-85 %); EASY when none is."
-    )
-    mastery: float = strawberry.field(
-        description="The predicted probability (0 to 1) of answering a MEDIUM question of the subject "
-        "correctly now, from a logistic ability model updated by every graded answer."
-    )
+    level: Difficulty = strawberry.field(description=_LEVEL)
+    mastery: float = strawberry.field(description=_MASTERY)
     answered: int = strawberry.field(description="Graded answers the estimate rests on.")
+    topics: list[TopicLevel] = strawberry.field(
+        description="The subject's quiz topics the student answered, A to Z; a topic's estimate starts "
+        "from the subject's."
+    )
     subject_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def of(cls, view: abilities.SubjectLevelView) -> "SubjectLevel":
+        return cls(
+            level=view.overall.level,
+            mastery=view.overall.mastery,
+            answered=view.overall.answered,
+            topics=[
+                TopicLevel(topic=topic, level=level.level, mastery=level.mastery, answered=level.answered)
+                for topic, level in view.topics
+            ],
+            subject_id=view.subject_id,
+        )
 
     @strawberry.field
     async def subject(self, info: Info) -> Subject:
@@ -113,15 +142,7 @@ class PersonalizationQuery:
             learning_style=view.style.style,
             style_confidence=view.style.confidence,
             evidence_count=view.style.evidence,
-            subjects=[
-                SubjectLevel(
-                    level=level.level,
-                    mastery=level.mastery,
-                    answered=level.answered,
-                    subject_id=level.subject_id,
-                )
-                for level in view.subjects
-            ],
+            subjects=[SubjectLevel.of(level) for level in view.subjects],
         )
 
     @fields.field(

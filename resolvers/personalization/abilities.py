@@ -92,11 +92,23 @@ async def abilities_of(db: AsyncSession, user_id: uuid.UUID) -> list[LearnerAbil
 
 
 @dataclass(frozen=True)
-class SubjectLevelView:
-    subject_id: uuid.UUID
+class LevelView:
     level: Difficulty
     mastery: float
     answered: int
+
+    @classmethod
+    def of(cls, row: LearnerAbility) -> "LevelView":
+        belief = belief_of(row)
+        return cls(level=model.level(belief), mastery=model.mastery(belief), answered=row.answered)
+
+
+@dataclass(frozen=True)
+class SubjectLevelView:
+    subject_id: uuid.UUID
+    overall: LevelView
+    # The subject's quiz topics the student answered, A to Z.
+    topics: list[tuple[str, LevelView]]
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,7 @@ class ProfileView:
 
 
 async def personalization(db: AsyncSession, actor: Actor) -> ProfileView:
-    """The signed-in student's profile: two statements (the activity counts, the subject beliefs)."""
+    """The signed-in student's profile: two statements (the activity counts, the beliefs)."""
     user = require_user(actor)
     statement = (
         select(col(StudyActivity.kind), func.count())
@@ -121,19 +133,17 @@ async def personalization(db: AsyncSession, actor: Actor) -> ProfileView:
         await db.execute(
             select(LearnerAbility)
             .join(Subject, col(Subject.id) == col(LearnerAbility.subject_id))
-            .where(col(LearnerAbility.user_id) == user.user_id, col(LearnerAbility.topic) == WHOLE_SUBJECT)
-            .order_by(col(Subject.name))
+            .where(col(LearnerAbility.user_id) == user.user_id)
+            .order_by(col(Subject.name), col(Subject.id), col(LearnerAbility.topic))
         )
     ).scalars()
-    levels = [
-        SubjectLevelView(
-            subject_id=row.subject_id,
-            level=model.level(belief_of(row)),
-            mastery=model.mastery(belief_of(row)),
-            answered=row.answered,
-        )
-        for row in rows
-    ]
+    levels: list[SubjectLevelView] = []
+    for row in rows:
+        # The subject's own row sorts first (its topic is ''), its topics after it.
+        if row.topic == WHOLE_SUBJECT:
+            levels.append(SubjectLevelView(subject_id=row.subject_id, overall=LevelView.of(row), topics=[]))
+        else:
+            levels[-1].topics.append((row.topic, LevelView.of(row)))
     style = model.learning_style(
         counts.get(ActivityKind.SUMMARY_READ, 0), counts.get(ActivityKind.QUIZ_ANSWERED, 0)
     )

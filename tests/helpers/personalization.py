@@ -14,7 +14,7 @@ from tests.helpers.factories import Account
 from tests.helpers.quizzes import create_quiz, submit
 
 PROFILE = """query { personalization { learningStyle styleConfidence evidenceCount
-  subjects { subject { id name } level mastery answered } } }"""
+  subjects { subject { id name } level mastery answered topics { topic level mastery answered } } } }"""
 RECOMMENDATIONS = """query($limit: Int) { recommendations(limit: $limit) {
   kind reason reasonCode score subject { id name } quiz { id } summary { id } } }"""
 

@@ -38,6 +38,10 @@ async def test_mastery_rises_with_right_answers_and_falls_with_wrong_ones(gql: G
     assert masteries[:3] == sorted(masteries[:3]) and masteries[0] > 0.5
     assert masteries[2:] == sorted(masteries[2:], reverse=True) and masteries[-1] < masteries[2]
     assert (level["subject"]["name"], level["answered"]) == ("Korean history", 6)
+    # And the topic has its own estimate from the same answers
+    (topic,) = level["topics"]
+    assert (topic["topic"], topic["answered"]) == ("Joseon", 6)
+    assert 0 < topic["mastery"] < 1
 
 
 async def test_an_essay_waiting_for_its_grade_counts_only_once_graded(gql: GraphQLClient) -> None:
