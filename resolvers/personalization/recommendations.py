@@ -40,6 +40,8 @@ MAX_LIMIT = 50
 NEW_QUIZ_POOL = 200
 # The middle of the 70-85 % band a student's level is defined by.
 TARGET_SUCCESS = (model.LEVEL_LOW + model.LEVEL_HIGH) / 2
+# How far from TARGET_SUCCESS a question's predicted success may be and still fit the student at all.
+_FIT_WIDTH = 0.5
 # Keeps a kind's fraction strictly below 1, so it never reaches the next kind's tier.
 _BELOW_ONE = 0.999
 _SECONDS_PER_DAY = 86_400
@@ -147,7 +149,7 @@ def _new_quiz(
     belief = beliefs.get((row.subject_id, row.topic), model.topic_prior(subject)) if row.topic else subject
     difficulty = Difficulty(row.difficulty)
     weakness = 1 - model.mastery(belief)
-    fit = 1 - min(1.0, abs(model.predict(belief, difficulty) - TARGET_SUCCESS) / 0.5)
+    fit = 1 - min(1.0, abs(model.predict(belief, difficulty) - TARGET_SUCCESS) / _FIT_WIDTH)
     percent = round(100 * model.mastery(belief))
     level = _DIFFICULTY_NAMES[language][difficulty]
     if language == "ko":
