@@ -21,6 +21,7 @@ from schema.errors import DomainErrors, StudyMateSchema
 from schema.limits import depth_limit
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.persisted_queries import PersistedQueries
+from schema.personalization import PersonalizationQuery
 from schema.quizzes import QuizzesMutation, QuizzesQuery, QuizzesSubscription
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
@@ -35,6 +36,7 @@ Query = merge_types(
         RecordingsQuery,
         StudyQuery,
         QuizzesQuery,
+        PersonalizationQuery,
         NotificationsQuery,
         BillingQuery,
     ),

@@ -41,6 +41,7 @@ from models.quizzes import (
 )
 from models.study import ActivityKind
 from resolvers import notifications
+from resolvers.personalization.abilities import count_graded_answer
 from resolvers.quizzes import review, sessions
 from resolvers.quizzes.authoring import MAX_CHOICES, MAX_PAIRS
 from resolvers.quizzes.grading import correct_answer, grade, points_earned
@@ -193,7 +194,8 @@ def _await_essay_grade(db: AsyncSession, attempt: QuizAttempt) -> None:
 async def _count_in_progress(
     db: AsyncSession, attempt: QuizAttempt, quiz: Quiz, score: float, moment: datetime
 ) -> None:
-    """A graded answer joins the student's study progress (answers, correct rate, mastery, streaks)."""
+    """A graded answer joins the student's study progress (answers, correct rate, mastery, streaks) and
+    their ability estimates (personalization: level and mastery)."""
     await record_activity(
         db,
         user_id=attempt.user_id,
@@ -203,6 +205,15 @@ async def _count_in_progress(
         occurred_at=moment,
         topic=quiz.topic,
         score=score,
+    )
+    await count_graded_answer(
+        db,
+        user_id=attempt.user_id,
+        subject_id=quiz.subject_id,
+        topic=quiz.topic,
+        difficulty=quiz.difficulty,
+        score=score,
+        now=moment,
     )
 
 

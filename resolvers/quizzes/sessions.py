@@ -1,7 +1,8 @@
 """Quiz sessions: PRACTICE, ADAPTIVE and REVIEW, what each serves next, and how answers move them.
 
 - PRACTICE serves the subject's live quizzes the user has never answered, oldest first.
-- ADAPTIVE starts at the user's study-settings difficulty and serves quizzes not yet answered in the
+- ADAPTIVE starts at the user's level in the subject (personalization) once they have a graded answer
+  in it, else at their study-settings difficulty, and serves quizzes not yet answered in the
   session, at the current difficulty first (then the nearest), those the user never answered first.
   Over the last 5 graded answers since the difficulty last moved, a mean score of at least 90 % moves
   it one level up and one below 60 % one level down.
@@ -31,6 +32,7 @@ from models.quizzes import (
     QuizSessionStatus,
 )
 from models.study import Difficulty
+from resolvers.personalization.abilities import subject_level
 from resolvers.quizzes.catalogue import QuizView, record_serve, view_of
 from resolvers.study.settings import study_settings
 from resolvers.study.subjects import get_subject
@@ -53,7 +55,8 @@ async def start_quiz_session(
             field="targetQuestions",
         )
     if kind is QuizSessionKind.ADAPTIVE:
-        difficulty = (await study_settings(db, actor, subject_id)).difficulty
+        settings = await study_settings(db, actor, subject_id)
+        difficulty = await subject_level(db, user.user_id, subject_id) or settings.difficulty
     else:
         difficulty = (await get_subject(db, actor, subject_id)).default_difficulty
     session = QuizSession(

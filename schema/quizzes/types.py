@@ -5,10 +5,10 @@ import uuid
 import strawberry
 
 import models.quizzes as rows
-from core.db import read_session
+from core.db import read_session, rows_by_ids
 from resolvers.quizzes import authoring, essays, sessions
 from resolvers.quizzes.attempts import AttemptView
-from resolvers.quizzes.catalogue import QuizView
+from resolvers.quizzes.catalogue import QuizView, view_of
 from schema import fields
 from schema.context import Info
 from schema.ids import parse_id
@@ -18,6 +18,13 @@ QuizType = strawberry.enum(rows.QuizType, name="QuizType")
 GradingStatus = strawberry.enum(rows.GradingStatus, name="GradingStatus")
 QuizSessionKind = strawberry.enum(rows.QuizSessionKind, name="QuizSessionKind")
 QuizSessionStatus = strawberry.enum(rows.QuizSessionStatus, name="QuizSessionStatus")
+
+
+async def load_quizzes(quiz_ids: list[uuid.UUID]) -> list[QuizView | None]:
+    """Batch function for `info.context.loader(load_quizzes)`, wherever another type points at a quiz."""
+    async with read_session() as db:
+        found = await rows_by_ids(db, rows.Quiz, quiz_ids)
+    return [None if quiz is None else view_of(quiz) for quiz in found]
 
 
 async def _subject(info: Info, subject_id: uuid.UUID) -> Subject:

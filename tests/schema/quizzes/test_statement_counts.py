@@ -62,7 +62,8 @@ async def test_an_objective_answer_costs_a_fixed_number_of_statements(gql) -> No
         await submit(gql, student, quiz["id"], {"boolean": False})
     # Then each reads the quiz with its serve (taken) and the card, stores the attempt and the card, and
     # counts the answer in study progress (the user's progress lock, the activity, the goals it completes)
-    assert len(first) == len(second) == 6, first
+    # and in the student's ability estimates (their read and their upsert)
+    assert len(first) == len(second) == 8, first
     # And the answers show in the student's progress
     progress = "query($id: ID!) { studyProgress(subjectId: $id) { quizzesAnswered correctRate } }"
     data = await gql.data(progress, {"id": str(subject.id)}, token=student.token)
