@@ -23,6 +23,7 @@ from schema.notifications import NotificationsMutation, NotificationsQuery, Noti
 from schema.persisted_queries import PersistedQueries
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
+from schema.scalars import SCALAR_OVERRIDES
 from schema.study import StudyMutation, StudyQuery
 from schema.telemetry import OperationTelemetry
 
@@ -77,4 +78,5 @@ def build_schema(settings: Settings | None = None) -> StudyMateSchema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=_extensions(settings or get_settings()),
+        scalar_overrides=SCALAR_OVERRIDES,
     )
