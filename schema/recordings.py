@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types.arguments import InputContext
+from strawberry.types.base import get_object_definition
 
 import models.classroom
 import models.recordings as rows
@@ -202,8 +203,8 @@ def _as_sent(_input_type: type, value: Mapping[str, Any], _context: InputContext
 
 
 # Strawberry's hook for types that build their own values from an input (as its Pydantic integration does).
-RecordingEventInput.__strawberry_definition__.from_input = _as_sent
-ActivityEventInput.__strawberry_definition__.from_input = _as_sent
+for _event_input in (RecordingEventInput, ActivityEventInput):
+    get_object_definition(_event_input, strict=True).from_input = _as_sent
 SentRecordingEvents = Annotated[list[SentEvent], strawberry.argument(graphql_type=list[RecordingEventInput])]
 SentActivityEvents = Annotated[list[SentEvent], strawberry.argument(graphql_type=list[ActivityEventInput])]
 

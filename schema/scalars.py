@@ -3,12 +3,19 @@
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Callable
 
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
-_parse_with_dateutil = DateTimeDefinition.parse_value
-assert _parse_with_dateutil is not None
+
+def _default_parser() -> Callable[[object], object]:
+    parse = DateTimeDefinition.parse_value
+    assert parse is not None
+    return parse
+
+
+_parse_with_dateutil = _default_parser()
 
 # The shape phones and browsers send (`toISOString`, `isoformat`): for it the standard library's parser and
 # dateutil's read the same instant, or both refuse it. Outside it they differ (`fromisoformat` reads
