@@ -76,9 +76,9 @@ def ancient(event: dict[str, Any]) -> None:
             f"packageName must be at most {NAME} characters",
         ),
         (
-            lambda e: e.update(contentDescription="\ud800"),
+            lambda e: e.update(contentDescription="tab\tand unit separator\x1f"),
             "contentDescription",
-            "contentDescription must be valid Unicode text",
+            "contentDescription must not contain control characters",
         ),
         (lambda e: e.update(bounds="[0,0]\x00"), "bounds", "bounds must not contain control characters"),
         (
