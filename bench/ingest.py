@@ -1,4 +1,5 @@
-"""End-to-end ingest: events through `appendRecordingEvents` → Kafka → the worker's drain → Postgres.
+"""End-to-end ingest: events through `appendRecordingEvents` → Kafka → the worker's drain → Postgres, beside
+the ceiling of the same Postgres for the drain's statement, measured in the same sitting.
 
 Starts embedded Postgres, Redis and Kafka in a temporary directory (or uses DATABASE_URL, REDIS_URL and
 KAFKA_BOOTSTRAP_SERVERS when set), migrates a fresh database, runs `studymate api` and
@@ -6,24 +7,40 @@ KAFKA_BOOTSTRAP_SERVERS when set), migrates a fresh database, runs `studymate ap
 per client. Prints the api's acceptance rate, the end-to-end rate (first mutation sent to the last row
 in Postgres) and the worker's drain rate (first row to last row).
 
-    uv run python -m bench.ingest --events 200000 --batch 500 --concurrency 8 [--api-workers 2]
+The reference is `../shared/bench/limits/pg_ingest.py`'s `unnest` method (its rows, its batches of 2,000,
+one connection, a fresh table each time) run against the same Postgres server in a database of its own,
+before the end-to-end runs and again after them; the ratio is end to end against their median.
+
+    uv run python -m bench.ingest --events 200000 --batch 500 --concurrency 8 [--api-workers 2] [--runs 3]
 """
 
 import argparse
 import asyncio
+import importlib
 import os
+import statistics
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 from bench.harness import components, studymate, wait_until_healthy
 
 START = "mutation Start($t: String!) { startRecording(title: $t) { id } }"
 APPEND = """mutation Append($id: ID!, $events: [RecordingEventInput!]!) {
   appendRecordingEvents(recordingId: $id, events: $events) { accepted deliveredVia } }"""
+LIMITS_DIR = Path(__file__).resolve().parents[2] / "shared" / "bench" / "limits"
+REFERENCE_DATABASE = "pg_ingest_reference"
+# pg_ingest.py's defaults.
+REFERENCE_ROWS = 200_000
+REFERENCE_BATCH = 2000
 
 
 async def instructor_token() -> str:
@@ -66,15 +83,54 @@ async def stored_rows() -> int:
         return int((await db.execute(text("SELECT count(*) FROM recording_events"))).scalar_one())
 
 
-async def run(url: str, total: int, size: int, concurrency: int) -> None:
+def pg_ingest(limits_dir: Path) -> ModuleType:
+    """The limits benchmark as a module: its table, rows and `unnest` statement, not its own server."""
+    sys.path.insert(0, str(limits_dir))
+    try:
+        return importlib.import_module("pg_ingest")
+    finally:
+        sys.path.remove(str(limits_dir))
+
+
+async def reference_rows_per_second(limits: ModuleType, rows: list[tuple[Any, ...]], repeat: int) -> float:
+    """pg_ingest's `unnest` rows/s on this sitting's Postgres: the median of `repeat` fresh runs."""
+    url = make_url(os.environ["DATABASE_URL"])
+    connect = {"host": url.host, "port": url.port, "user": url.username, "password": url.password}
+    admin = await asyncpg.connect(**connect, database="postgres")
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {REFERENCE_DATABASE}")
+        await admin.execute(f"CREATE DATABASE {REFERENCE_DATABASE}")
+    finally:
+        await admin.close()
+    pool = await asyncpg.create_pool(**connect, database=REFERENCE_DATABASE, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute(limits.DDL)
+        chunks = [rows[i : i + REFERENCE_BATCH] for i in range(0, len(rows), REFERENCE_BATCH)]
+        rates = []
+        for _ in range(repeat):
+            async with pool.acquire() as conn:
+                await conn.execute("TRUNCATE activity_log")
+                await conn.execute("CHECKPOINT")
+            elapsed = await limits.run_once(pool, limits.m_unnest, chunks, 1)
+            rates.append(len(rows) / elapsed)
+        return statistics.median(rates)
+    finally:
+        await pool.close()
+
+
+async def end_to_end(url: str, total: int, size: int, concurrency: int) -> dict[str, float]:
+    """One run: `total` events from `concurrency` clients, each into a recording of its own."""
     from core.kafka import DRAIN_STATS_KEY
     from core.redis import redis
 
-    await wait_until_healthy(url)
     token = await instructor_token()
     headers = {"Authorization": f"Bearer {token}"}
     work = batches(total, size)
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
+    drain_before = await redis().hgetall(DRAIN_STATS_KEY)  # type: ignore[misc]  # redis-py's sync-or-async types
+    target = await stored_rows() + total
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as http:
         recordings = []
         for n in range(concurrency):
             answer = (
@@ -95,19 +151,48 @@ async def run(url: str, total: int, size: int, concurrency: int) -> None:
         await asyncio.gather(*(client(n) for n in range(concurrency)))
         accepted = time.perf_counter() - started
         # Postgres has no event to await: the end-to-end time ends when the count reaches the total.
-        while await stored_rows() < total:  # noqa: ASYNC110
+        while await stored_rows() < target:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         finished = time.perf_counter()
-    drain = await redis().hgetall(DRAIN_STATS_KEY)
-    busy = float(drain["busy_seconds"])
-    print(f"events            {total} in {len(work)} batches of {size}, {concurrency} concurrent clients")
-    print(f"delivered via     {paths}")
-    print(f"api accepted      {total / accepted:>10.0f} events/s  ({accepted:.2f} s, Kafka acks=all)")
-    print(f"end to end        {total / (finished - started):>10.0f} events/s  ({finished - started:.2f} s)")
+    drain = await redis().hgetall(DRAIN_STATS_KEY)  # type: ignore[misc]  # redis-py's sync-or-async types
+    drained = int(drain["rows_total"]) - int(drain_before.get("rows_total", 0))
+    busy = float(drain["busy_seconds"]) - float(drain_before.get("busy_seconds", 0))
+    return {
+        "accepted": total / accepted,
+        "end_to_end": total / (finished - started),
+        "drain": drained / busy,
+        "seconds": finished - started,
+        # Kafka acks=all unless a send timed out (an overloaded machine), which falls back to Postgres.
+        "through_postgres": paths.get("DATABASE", 0),
+    }
+
+
+async def run(args: argparse.Namespace, url: str) -> None:
+    limits = pg_ingest(args.limits_dir)
+    reference_rows = limits.make_rows(REFERENCE_ROWS)
+    await wait_until_healthy(url)
+    references = [await reference_rows_per_second(limits, reference_rows, args.reference_repeat)]
+    results = [await end_to_end(url, args.events, args.batch, args.concurrency) for _ in range(args.runs)]
+    references.append(await reference_rows_per_second(limits, reference_rows, args.reference_repeat))
+    reference = statistics.median(references)
     print(
-        f"worker drain      {int(drain['rows_total']) / busy:>10.0f} rows/s    "
-        f"({drain['rows_total']} rows in {busy:.2f} s of writing and committing)"
+        f"events            {args.events} per run in batches of {args.batch}, {args.concurrency} "
+        f"concurrent clients, {args.api_workers} api process(es), Kafka acks=all"
     )
+    print(
+        f"reference         {reference:>10.0f} rows/s    pg_ingest.py unnest on the same Postgres "
+        f"(before {references[0]:.0f}, after {references[1]:.0f})"
+    )
+    for n, result in enumerate(results, 1):
+        print(
+            f"run {n}: api accepted {result['accepted']:>7.0f} events/s, end to end "
+            f"{result['end_to_end']:>7.0f} events/s ({result['seconds']:.2f} s) = "
+            f"{result['end_to_end'] / reference:.3f}x the reference, "
+            f"worker drain {result['drain']:.0f} rows/s, "
+            f"{result['through_postgres']:.0f} events through the Postgres fallback"
+        )
+    median = statistics.median(result["end_to_end"] for result in results)
+    print(f"end to end        {median:>10.0f} events/s    median of {args.runs}: {median / reference:.3f}x")
 
 
 def main() -> None:
@@ -119,6 +204,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--api-workers", type=int, default=1, help="api processes (uvicorn --workers)")
+    parser.add_argument("--runs", type=int, default=1, help="end-to-end runs in this sitting")
+    parser.add_argument("--reference-repeat", type=int, default=3, help="pg_ingest runs per reference")
+    parser.add_argument("--limits-dir", type=Path, default=LIMITS_DIR, help="where pg_ingest.py is")
     args = parser.parse_args()
     # A fresh topic and database, so the row count starts at zero and no earlier run's events drain.
     os.environ["KAFKA_ACTIVITY_TOPIC"] = f"bench-activity-{uuid.uuid4().hex[:8]}"
@@ -129,7 +217,7 @@ def main() -> None:
         studymate(["worker"], tmp / "worker.log"),
         studymate(api, tmp / "api.log"),
     ):
-        asyncio.run(run(f"http://127.0.0.1:{args.port}", args.events, args.batch, args.concurrency))
+        asyncio.run(run(args, f"http://127.0.0.1:{args.port}"))
 
 
 if __name__ == "__main__":

@@ -15,12 +15,13 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
@@ -62,14 +63,28 @@ DRAIN_ROWS_PER_SECOND = Gauge(
 )
 
 
-def encode_messages(kind: str, events: Iterable[dict[str, Any]]) -> list[bytes]:
-    """The batch as one or more messages of at most MAX_MESSAGE_BYTES (a single huge event goes alone)."""
-    head = b'{"kind":' + json.dumps(kind).encode() + b',"events":['
+def _json(value: object) -> bytes:
+    """Compact UTF-8 JSON. orjson writes a whole batch in a fraction of a millisecond, where the json
+    module took several; json writes what orjson cannot (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encode_messages(kind: str, events: Sequence[dict[str, Any]]) -> list[bytes]:
+    """The batch as one or more messages of at most MAX_MESSAGE_BYTES (a single huge event goes alone).
+
+    Events hold JSON values with finite numbers, as validated rows do (orjson would write NaN as null)."""
+    whole = _json({"kind": kind, "events": events})
+    if len(whole) <= MAX_MESSAGE_BYTES:
+        return [whole]
+    head = b'{"kind":' + _json(kind) + b',"events":['
     messages: list[bytes] = []
     chunk: list[bytes] = []
     size = len(head) + 2
     for event in events:
-        encoded = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+        encoded = _json(event)
         if chunk and size + len(encoded) + 1 > MAX_MESSAGE_BYTES:
             messages.append(head + b",".join(chunk) + b"]}")
             chunk, size = [], len(head) + 2

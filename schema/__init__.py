@@ -25,6 +25,7 @@ from schema.personalization import PersonalizationQuery
 from schema.quizzes import QuizzesMutation, QuizzesQuery, QuizzesSubscription
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
+from schema.scalars import SCALAR_OVERRIDES
 from schema.study import StudyMutation, StudyQuery, StudySubscription
 from schema.telemetry import OperationTelemetry
 
@@ -97,4 +98,5 @@ def build_schema(settings: Settings | None = None) -> StudyMateSchema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=_extensions(settings or get_settings()),
+        scalar_overrides=SCALAR_OVERRIDES,
     )

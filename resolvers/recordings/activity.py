@@ -7,7 +7,6 @@ like an id that does not exist, so the mutation reveals nothing about other peop
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -20,37 +19,41 @@ from core.errors import Unauthenticated
 from models.base import utcnow
 from models.classroom import LiveSession, Participant
 from models.recordings import Recording
-from resolvers.recordings.events import ActivityEventDraft, EventChecker, check_batch_size
+from resolvers.recordings.events import BatchChecker, SentEvent, check_batch_size
 from resolvers.recordings.ingest import ACTIVITY_KIND, ingest
 
 
-async def log_activity(actor: Actor, drafts: Sequence[ActivityEventDraft]) -> int:
+async def log_activity(actor: Actor, events: Sequence[SentEvent]) -> int:
     """A session participant's events belong to their own session, whether they name it or not."""
     if actor is None:
         raise Unauthenticated()
-    check_batch_size(drafts)
+    check_batch_size(events)
     now = utcnow()
+    check = BatchChecker(now)
+    received_at = now.isoformat()
+    user_id = str(actor.user_id) if isinstance(actor, UserActor) else None
+    participant_id = str(actor.participant_id) if isinstance(actor, ParticipantActor) else None
     rows = []
-    for index, draft in enumerate(drafts):
-        check = EventChecker(index, now)
-        session_id = check.uuid("sessionId", draft.session_id)
+    for index, event in enumerate(events):
+        get = event.get
+        session_id = check.uuid(index, "sessionId", get("sessionId"))
         if isinstance(actor, ParticipantActor) and session_id is None:
             session_id = str(actor.session_id)
         rows.append(
             {
-                "event_id": check.required_uuid("eventId", draft.event_id),
-                "user_id": str(actor.user_id) if isinstance(actor, UserActor) else None,
-                "participant_id": str(actor.participant_id) if isinstance(actor, ParticipantActor) else None,
+                "event_id": check.required_uuid(index, "eventId", event["eventId"]),
+                "user_id": user_id,
+                "participant_id": participant_id,
                 "session_id": session_id,
-                "step_id": check.uuid("stepId", draft.step_id),
-                "recording_id": check.uuid("recordingId", draft.recording_id),
-                "event_type": check.event_type(draft.event_type),
-                "occurred_at": check.occurred_at(draft.occurred_at),
-                "received_at": now.isoformat(),
-                "data": check.data(draft.data),
+                "step_id": check.uuid(index, "stepId", get("stepId")),
+                "recording_id": check.uuid(index, "recordingId", get("recordingId")),
+                "event_type": check.event_type(index, event["eventType"]),
+                "occurred_at": check.occurred_at(index, event["occurredAt"]),
+                "received_at": received_at,
+                "data": check.data(index, get("data")),
             }
         )
-    await _check_links(actor, rows, now)
+    await _check_links(actor, rows, check)
     actor_id = actor.user_id if isinstance(actor, UserActor) else actor.participant_id
     key = rows[0]["session_id"] or str(actor_id)
     await ingest(ACTIVITY_KIND, key, rows)
@@ -58,7 +61,7 @@ async def log_activity(actor: Actor, drafts: Sequence[ActivityEventDraft]) -> in
 
 
 async def _check_links(
-    actor: UserActor | ParticipantActor, rows: Sequence[dict[str, Any]], now: datetime
+    actor: UserActor | ParticipantActor, rows: Sequence[dict[str, Any]], check: BatchChecker
 ) -> None:
     sessions = {uuid.UUID(row["session_id"]) for row in rows if row["session_id"] is not None}
     recordings = {uuid.UUID(row["recording_id"]) for row in rows if row["recording_id"] is not None}
@@ -69,11 +72,10 @@ async def _check_links(
             linked_sessions = await _linked_sessions(db, actor.user_id, sessions)
             linked_recordings = await _owned_recordings(db, actor.user_id, recordings)
     for index, row in enumerate(rows):
-        check = EventChecker(index, now)
         if row["session_id"] is not None and uuid.UUID(row["session_id"]) not in linked_sessions:
-            raise check.fail("sessionId", "unknown session")
+            raise check.fail(index, "sessionId", "unknown session")
         if row["recording_id"] is not None and uuid.UUID(row["recording_id"]) not in linked_recordings:
-            raise check.fail("recordingId", "unknown recording")
+            raise check.fail(index, "recordingId", "unknown recording")
 
 
 async def _linked_sessions(db: AsyncSession, user_id: uuid.UUID, ids: set[uuid.UUID]) -> set[uuid.UUID]:

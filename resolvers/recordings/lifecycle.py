@@ -21,7 +21,7 @@ from models.base import utcnow
 from models.classroom import Task
 from models.recordings import AnalyzedStep, Recording, RecordingEvent, RecordingStatus
 from resolvers import classroom
-from resolvers.recordings.events import RecordingEventDraft, recording_event_rows
+from resolvers.recordings.events import SentEvent, recording_event_rows
 from resolvers.recordings.ingest import RECORDING_KIND, IngestPath, ingest
 
 ACCEPTING_EVENTS = frozenset({RecordingStatus.RECORDING, RecordingStatus.COMPLETED})
@@ -102,9 +102,7 @@ async def converted_tasks(db: AsyncSession, task_ids: Sequence[uuid.UUID]) -> li
     return await rows_by_ids(db, Task, task_ids)
 
 
-async def append_events(
-    actor: Actor, recording_id: uuid.UUID, drafts: Sequence[RecordingEventDraft]
-) -> AppendResult:
+async def append_events(actor: Actor, recording_id: uuid.UUID, events: Sequence[SentEvent]) -> AppendResult:
     """Accepted while recording and after stop (the phone flushes its buffer on stop), never once the
     analysis has started. Owns its sessions: the Kafka path never holds a database connection."""
     user = require_user(actor)
@@ -114,7 +112,7 @@ async def append_events(
         raise BadInput("Unknown recording", field="recordingId")
     if recording.status not in ACCEPTING_EVENTS:
         raise Conflict(f"A {recording.status.value} recording accepts no more events", field="recordingId")
-    rows = recording_event_rows(recording.id, drafts)
+    rows = recording_event_rows(recording.id, events)
     path = await ingest(RECORDING_KIND, str(recording.id), rows)
     return AppendResult(recording_id=recording.id, accepted=len(rows), path=path)
 

@@ -145,16 +145,20 @@ def _actor(account: Account) -> Any:
 
 
 def event_rows(recording_id: uuid.UUID, count: int) -> list[dict[str, Any]]:
-    from resolvers.recordings.events import RecordingEventDraft, recording_event_rows
+    from resolvers.recordings.events import recording_event_rows
 
     start = datetime.now(UTC) - timedelta(minutes=5)
     rows: list[dict[str, Any]] = []
     for offset in range(0, count, 500):
-        drafts = [
-            RecordingEventDraft(str(uuid.uuid4()), "TYPE_VIEW_CLICKED", start + timedelta(milliseconds=i))
+        events = [
+            {
+                "eventId": str(uuid.uuid4()),
+                "eventType": "TYPE_VIEW_CLICKED",
+                "occurredAt": start + timedelta(milliseconds=i),
+            }
             for i in range(offset, min(offset + 500, count))
         ]
-        rows += recording_event_rows(recording_id, drafts)
+        rows += recording_event_rows(recording_id, events)
     return rows
 
 

@@ -121,7 +121,8 @@ async def test_poison_messages_go_to_dead_letters_and_the_drain_moves_on(gql) ->
     del missing["event_type"]
     messages = [
         encode_messages("activity", good[:2]),
-        encode_messages("activity", [good[2], nul, good[3], nan]),
+        # The api writes standard JSON (orjson, where NaN cannot exist); another producer may not.
+        [json.dumps({"kind": "activity", "events": [good[2], nul, good[3], nan]}).encode()],
         [b"\x00not json"],
         encode_messages("activity", [missing, good[4]]),
         encode_messages("activity", [good[5]]),
