@@ -1,7 +1,7 @@
 """study: AI summaries and the AI jobs that write them (one SUMMARY credit each)
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlmodel
 
 from alembic import op
 
-revision: str = "0008"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """study: learning sessions, with partial indexes on the open ones
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0008"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """quizzes: versioned answer keys, attempts, serves, quiz sessions and FSRS cards
 
-Revision ID: 0011
-Revises: 0007
+Revision ID: 0012
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

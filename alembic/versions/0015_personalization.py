@@ -1,7 +1,7 @@
 """personalization: each student's ability belief per subject and quiz topic
 
-Revision ID: 0016
-Revises: 0011
+Revision ID: 0015
+Revises: 0014
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,7 +3,7 @@
 The AI diagnosis itself lives in the existing `help_requests.diagnosis` JSON (new optional keys), so it
 needs no column.
 
-Revision ID: 0014
+Revision ID: 0008
 Revises: 0007
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0014"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
