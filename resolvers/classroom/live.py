@@ -42,7 +42,7 @@ from broadcast.classroom import (
 from broadcast.events import BroadcastEvent
 from broadcast.hub import Resubscribe
 from broadcast.presence import Presence, presence, presence_channel, presence_lease
-from broadcast.streams import throttled_feed
+from broadcast.streams import SequencedStream, throttled_feed
 from core.auth import Actor
 from core.db import after_commit, read_session
 from core.errors import Forbidden
@@ -53,6 +53,7 @@ from resolvers.classroom.analytics import SessionAnalytics, compute_analytics
 from resolvers.classroom.loaders import live_steps
 
 __all__ = [
+    "Audience",
     "HelpChange",
     "HelpDiagnosis",
     "HelpRequestCreated",
@@ -66,11 +67,13 @@ __all__ = [
     "Presence",
     "ProgressUpdated",
     "ProgressView",
+    "Resubscribe",
     "SessionChange",
     "SessionStatusChanged",
     "Snapshot",
     "StepChanged",
     "StepView",
+    "audience",
     "emit",
     "emit_help",
     "follow_analytics",
@@ -130,18 +133,67 @@ async def session_snapshot(db: AsyncSession, session_id: uuid.UUID, seen_as: Vie
 
 
 @dataclass(frozen=True)
+class Audience:
+    """All that a viewer's rendering of one session change depends on (the schema renders a change from
+    this alone), so every viewer with the same audience for an event is shown the very same result."""
+
+    instructor: bool
+    sees_subject: bool  # the participant the change is about (joined, left, progressed), if any
+
+
+def audience(event: SessionChange, seen_as: Viewer) -> Audience:
+    subject = _subject(event)
+    sees = subject is not None and seen_as.may_see_participant(subject)
+    return Audience(instructor=seen_as.is_instructor, sees_subject=sees)
+
+
+def _subject(event: SessionChange) -> uuid.UUID | None:
+    if isinstance(event, ProgressUpdated):
+        return event.progress.participant.id
+    if isinstance(event, ParticipantJoined | ParticipantLeft):
+        return event.participant.id
+    return None
+
+
+@dataclass(frozen=True)
 class Following:
-    """An authorised follower's view and stream. Close `events` (aclosing) to release the lease."""
+    """An authorised follower's view of a session. Either `events()` (each follower reads the stream
+    itself) or `snapshots()` (the changes reach the follower from a shared reader of `stream`); close the
+    generator (aclosing) to release the participant's presence lease."""
 
     viewer: Viewer
-    events: AsyncGenerator[Snapshot | SessionChange, None]
+    session_id: uuid.UUID
+
+    @property
+    def stream(self) -> SequencedStream:
+        return session_stream(self.session_id)
+
+    def events(self) -> AsyncGenerator[Snapshot | SessionChange, None]:
+        return _session_events(self.session_id, self.viewer)
+
+    def snapshots(self) -> AsyncGenerator[Snapshot, None]:
+        """A snapshot each time the generator is advanced, taken at the stream's current `seq`: the
+        caller must be subscribed to `stream` before each advance, so no change after it is missed."""
+        return _session_snapshots(self.session_id, self.viewer)
 
 
 async def follow_session(actor: Actor, session_id: uuid.UUID) -> Following:
     """A snapshot, then every change; the stream ends after the session has ENDED."""
     async with read_session() as db:
         seen_as = await _follower(db, actor, session_id, instructor_only=False)
-    return Following(seen_as, _session_events(session_id, seen_as))
+    return Following(seen_as, session_id)
+
+
+async def _session_snapshots(session_id: uuid.UUID, seen_as: Viewer) -> AsyncGenerator[Snapshot, None]:
+    async with AsyncExitStack() as stack:
+        if seen_as.participant_id is not None:
+            await stack.enter_async_context(presence_lease(session_id, seen_as.participant_id))
+        stream = session_stream(session_id)
+        while True:
+            seq = await stream.current()
+            async with read_session() as db:
+                snapshot = await session_snapshot(db, session_id, seen_as, seq)
+            yield snapshot
 
 
 async def _session_events(
