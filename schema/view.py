@@ -56,6 +56,7 @@ from core.auth import UserActor, authenticate
 from core.errors import DomainError, ErrorCode
 from core.logging import request_id_var, user_id_var
 from core.settings import Settings
+from core.timers import Timer
 from schema import fanout, limits
 from schema.context import Context
 from schema.graphiql import render_page
@@ -149,27 +150,19 @@ class _FanOut:
         return member is not None
 
 
-class _ExpiryTimer:
+def _expiry_timer(websocket: AsyncWebSocketAdapter) -> Timer:
     """Closes a websocket with 4403 when the token it was authenticated with expires."""
 
-    def __init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self, websocket: AsyncWebSocketAdapter, expires_at: datetime | None) -> None:
-        if expires_at is not None and self._task is None:
-            self._task = asyncio.create_task(self._close_at(websocket, expires_at), name="ws-token-expiry")
-
-    @staticmethod
-    async def _close_at(websocket: AsyncWebSocketAdapter, expires_at: datetime) -> None:
-        await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()))
+    async def close() -> None:
         with suppress(WebSocketDisconnected, RuntimeError):
             await websocket.close(code=TOKEN_EXPIRED_CLOSE_CODE, reason="Token expired")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+    return Timer(close, "ws-token-expiry")
+
+
+def _start_expiry(timer: Timer, expires_at: datetime | None) -> None:
+    if expires_at is not None:
+        timer.start((expires_at - datetime.now(UTC)).total_seconds())
 
 
 class TransportWSHandler(_FanOut, BaseGraphQLTransportWSHandler[Context, None]):
@@ -178,23 +171,26 @@ class TransportWSHandler(_FanOut, BaseGraphQLTransportWSHandler[Context, None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._pinger: asyncio.Task[None] | None = None
-        self._expiry = _ExpiryTimer()
+        self._pinger = Timer(self._ping, "ws-ping")
+        self._expiry = _expiry_timer(self.websocket)
         self._init_fan_out()
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
-        if self.connection_acknowledged and self._pinger is None:
-            self._pinger = asyncio.create_task(self._ping())
-            self._pinger.add_done_callback(self._task_done)
-            self._expiry.start(self.websocket, self.context.expires_at)
+        if self.connection_acknowledged:
+            self._pinger.start(self._ping_interval)
+            _start_expiry(self._expiry, self.context.expires_at)
 
-    async def _ping(self) -> None:
-        interval = cast("GraphQLView", self.view).websocket_ping_seconds
-        with suppress(WebSocketDisconnected):
-            while True:
-                await asyncio.sleep(interval)
-                await self.send_message({"type": "ping"})
+    @property
+    def _ping_interval(self) -> float:
+        return cast("GraphQLView", self.view).websocket_ping_seconds
+
+    async def _ping(self) -> float | None:
+        try:
+            await self.send_message({"type": "ping"})
+        except (WebSocketDisconnected, RuntimeError):
+            return None  # the socket is gone; its handler shuts down
+        return self._ping_interval
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged:
@@ -265,10 +261,7 @@ class TransportWSHandler(_FanOut, BaseGraphQLTransportWSHandler[Context, None]):
 
     async def shutdown(self) -> None:
         await self._expiry.stop()
-        if self._pinger is not None:
-            self._pinger.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._pinger
+        await self._pinger.stop()
         await super().shutdown()
 
 
@@ -278,13 +271,13 @@ class LegacyWSHandler(_FanOut, BaseGraphQLWSHandler[Context, None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._expiry = _ExpiryTimer()
+        self._expiry = _expiry_timer(self.websocket)
         self._init_fan_out()
 
     async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
         if self.connection_acknowledged:
-            self._expiry.start(self.websocket, self.context.expires_at)
+            _start_expiry(self._expiry, self.context.expires_at)
 
     async def cleanup(self) -> None:
         await self._expiry.stop()
