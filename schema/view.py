@@ -266,21 +266,33 @@ class TransportWSHandler(_FanOut, BaseGraphQLTransportWSHandler[Context, None]):
 
 
 class LegacyWSHandler(_FanOut, BaseGraphQLWSHandler[Context, None]):
-    """Legacy `graphql-ws` (subscriptions-transport-ws); Strawberry's own `ka` messages keep it alive. It
-    too is closed with 4403 when its token expires."""
+    """Legacy `graphql-ws` (subscriptions-transport-ws), kept alive with `ka` messages (on a timer, where
+    Strawberry would hold a task per socket). It too is closed with 4403 when its token expires."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._expiry = _expiry_timer(self.websocket)
+        self._keep_alive = Timer(self._send_keep_alive, "ws-keep-alive")
+        self._keep_alive_wanted, self.keep_alive = self.keep_alive, False
         self._init_fan_out()
 
     async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
         if self.connection_acknowledged:
             _start_expiry(self._expiry, self.context.expires_at)
+            if self._keep_alive_wanted:
+                self._keep_alive.start(0)
+
+    async def _send_keep_alive(self) -> float | None:
+        try:
+            await self.send_message({"type": "ka"})
+        except (WebSocketDisconnected, RuntimeError):
+            return None  # the socket is gone; its handler cleans up
+        return self.keep_alive_interval
 
     async def cleanup(self) -> None:
         await self._expiry.stop()
+        await self._keep_alive.stop()
         await super().cleanup()
 
     async def handle_start(self, message: StartMessage) -> None:
