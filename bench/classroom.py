@@ -54,6 +54,8 @@ async def _open(phone: Phone, ws_url: str, session_id: str) -> None:
     payload = {"query": SUBSCRIBE, "variables": {"id": session_id}}
     await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
     snapshot = json.loads(await socket.recv())
+    while snapshot["type"] == "ping":  # a slow subscribe may see the server's keep-alive first
+        snapshot = json.loads(await socket.recv())
     assert snapshot["payload"]["data"]["sessionEvents"]["__typename"] == "SessionSnapshot", snapshot
     phone.socket = socket
 

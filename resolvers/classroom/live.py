@@ -11,7 +11,7 @@ GraphQL types and reaches broadcast/ only through this module.
 
 import uuid
 from collections.abc import AsyncGenerator
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -157,9 +157,9 @@ def _subject(event: SessionChange) -> uuid.UUID | None:
 
 @dataclass(frozen=True)
 class Following:
-    """An authorised follower's view of a session. Either `events()` (each follower reads the stream
-    itself) or `snapshots()` (the changes reach the follower from a shared reader of `stream`); close the
-    generator (aclosing) to release the participant's presence lease."""
+    """An authorised follower's view of a session. Either `events()`, the stream read by this follower
+    alone (close it with aclosing to release the presence lease), or `snapshot()` while holding
+    `presence()`, the changes reaching the follower from a shared reader of `stream`."""
 
     viewer: Viewer
     session_id: uuid.UUID
@@ -171,10 +171,18 @@ class Following:
     def events(self) -> AsyncGenerator[Snapshot | SessionChange, None]:
         return _session_events(self.session_id, self.viewer)
 
-    def snapshots(self) -> AsyncGenerator[Snapshot, None]:
-        """A snapshot each time the generator is advanced, taken at the stream's current `seq`: the
-        caller must be subscribed to `stream` before each advance, so no change after it is missed."""
-        return _session_snapshots(self.session_id, self.viewer)
+    def presence(self) -> AbstractAsyncContextManager[None]:
+        """What following holds: a participant's presence lease (nothing for the instructor)."""
+        if self.viewer.participant_id is None:
+            return nullcontext()
+        return presence_lease(self.session_id, self.viewer.participant_id)
+
+    async def snapshot(self) -> Snapshot:
+        """A snapshot at the stream's current `seq`: the caller subscribed to `stream` before, so no
+        change after it is missed."""
+        seq = await self.stream.current()
+        async with read_session() as db:
+            return await session_snapshot(db, self.session_id, self.viewer, seq)
 
 
 async def follow_session(actor: Actor, session_id: uuid.UUID) -> Following:
@@ -182,18 +190,6 @@ async def follow_session(actor: Actor, session_id: uuid.UUID) -> Following:
     async with read_session() as db:
         seen_as = await _follower(db, actor, session_id, instructor_only=False)
     return Following(seen_as, session_id)
-
-
-async def _session_snapshots(session_id: uuid.UUID, seen_as: Viewer) -> AsyncGenerator[Snapshot, None]:
-    async with AsyncExitStack() as stack:
-        if seen_as.participant_id is not None:
-            await stack.enter_async_context(presence_lease(session_id, seen_as.participant_id))
-        stream = session_stream(session_id)
-        while True:
-            seq = await stream.current()
-            async with read_session() as db:
-                snapshot = await session_snapshot(db, session_id, seen_as, seq)
-            yield snapshot
 
 
 async def _session_events(

@@ -216,15 +216,14 @@ class EventsSubscription:
         following = await live.follow_session(info.context.actor, parse_session_id(session_id))
         member = fanout.joining()
         if member is not None:
-            # Over a websocket: only the snapshots are this subscriber's; the changes reach it from the
-            # fan-out, executed once per cohort.
+            # Over a websocket: only the snapshot is this subscriber's; the changes reach it from the
+            # fan-out, executed once per cohort. A fresh snapshot runs the operation again.
+            if not member.joined:
+                await member.retain(following.presence())
             await member.join(following.stream, following.viewer.role, following.viewer)
-            async with aclosing(following.snapshots()) as snapshots:
-                async for snapshot in snapshots:
-                    member.snapshot_taken(snapshot.seq)
-                    yield _snapshot(snapshot, following.viewer)
-                    if snapshot.session.status is SessionStatus.ENDED:
-                        return
+            snapshot = await following.snapshot()
+            member.snapshot_taken(snapshot.seq, final=snapshot.session.status is SessionStatus.ENDED)
+            yield _snapshot(snapshot, following.viewer)
             return
         async with aclosing(following.events()) as events:
             async for event in events:

@@ -149,7 +149,7 @@ class Channel:
             audiences: dict[Hashable, list[Member]] = {}
             for member in cohort.members:
                 if not member.live:
-                    member.hold(event)
+                    member.keep(event)
                 elif seq > member.after:
                     member.after = seq
                     audiences.setdefault(spec.audience(event, member.viewer), []).append(member)

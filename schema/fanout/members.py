@@ -3,14 +3,15 @@
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
-from contextlib import AbstractAsyncContextManager, suppress
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from graphql import GraphQLSchema
 
+from core import metrics
 from schema.context import Context
 from schema.fanout.routes import Route
 
@@ -61,7 +62,10 @@ class Member:
     __slots__ = (
         "_again",
         "_cohort",
+        "_final",
+        "_open",
         "_pending",
+        "_resources",
         "_task",
         "after",
         "connection",
@@ -94,8 +98,13 @@ class Member:
         self.operation_name = operation_name
         self.context = context
         self.viewer: Any = None
-        # Strawberry's result stream: advanced once per snapshot, parked in between.
+        # Strawberry's result stream, while it runs: closed once its snapshot is out, since a member's
+        # changes come from the fan-out; a fresh snapshot runs the operation again (re-authorised).
         self.stream: AsyncGenerator[Any, None] | None = None
+        self._open: Callable[[], Awaitable[AsyncGenerator[Any, None]]] | None = None
+        # What the subscription holds while it runs (a presence lease), past the stream that took it.
+        self._resources: AsyncExitStack | None = None
+        self._final = False
         self.after = 0  # the last seq this member has (its snapshot's, then each event's)
         self.live = False
         self._pending: deque[Any] | None = deque()
@@ -107,21 +116,41 @@ class Member:
     def joined(self) -> bool:
         return self._cohort is not None
 
-    async def start(self, open_stream: Callable[[], Any]) -> Any:
-        """Opens Strawberry's stream with this member known to the field, and answers its first result
-        (None if the stream ended at once)."""
+    async def start(self, open_stream: Callable[[], Awaitable[AsyncGenerator[Any, None]]]) -> Any:
+        """Runs the operation with this member known to the field, and answers its first result (None if
+        the stream ended at once). A member's stream ends there; any other goes on in `stream`."""
+        self._open = open_stream
+        return await self._snapshot()
+
+    async def _snapshot(self) -> Any:
+        assert self._open is not None
         token = _joining.set(self)
         try:
-            self.stream = await open_stream()
-            return await anext(self.stream, None)
+            self.stream = await self._open()
+            result = await anext(self.stream, None)
         finally:
             _joining.reset(token)
+        if self.joined and result is not None and not result.errors:
+            # Frees Strawberry's state of the operation (its extensions, the field's generator): thousands
+            # of idle subscriptions would each keep it.
+            stream, self.stream = self.stream, None
+            await stream.aclose()
+        return result
+
+    async def retain(self, resource: AbstractAsyncContextManager[Any]) -> None:
+        """Enters `resource` for as long as the subscription runs (the field's stream ends earlier)."""
+        if self._resources is None:
+            self._resources = AsyncExitStack()
+        await self._resources.enter_async_context(resource)
 
     async def join(self, stream: Stream, scope: Hashable, viewer: Any) -> None:
         """Called by the field once it has authorised the viewer, before its first snapshot: from here on
         every event of `stream` is kept for this member. `scope` (from the authorisation) is part of the
         cohort."""
         self.viewer = viewer
+        if self.joined:
+            return  # a fresh snapshot: already in its cohort
+        metrics.active_subscriptions.inc()
         # Imported here: channels.py builds on this module's Member.
         from schema.fanout.channels import Channel
 
@@ -134,10 +163,12 @@ class Member:
         )
         self._cohort = channel.add(key, self)
 
-    def snapshot_taken(self, seq: int) -> None:
+    def snapshot_taken(self, seq: int, *, final: bool) -> None:
+        """The field took its snapshot at `seq`; `final` when nothing follows it (the session ended)."""
         self.after = seq
+        self._final = final
 
-    def hold(self, event: Any) -> None:
+    def keep(self, event: Any) -> None:
         """An event that arrived while the snapshot is being taken; sent after it if it is newer."""
         if self._pending is None:
             return
@@ -150,6 +181,9 @@ class Member:
         """After the snapshot went out: the held events newer than it, then the shared frames."""
         cohort = self._cohort
         assert cohort is not None
+        if self._final:
+            await self.finish()
+            return
         spec = self.route.spec
         while self._pending:
             event = self._pending.popleft()
@@ -186,11 +220,10 @@ class Member:
         self._task = asyncio.create_task(self._resnapshot(), name="fanout-resnapshot")
 
     async def _resnapshot(self) -> None:
-        assert self.stream is not None
         while True:
             self._again = False
             try:
-                result = await anext(self.stream, None)
+                result = await self._snapshot()
             except Exception:
                 logger.exception("fresh snapshot failed")
                 result = None
@@ -199,7 +232,7 @@ class Member:
                 return
             await self.connection.send_result(self.operation_id, result)
             if result.errors:
-                # The field's stream fails after an error result; it is over.
+                # Refused (no longer authorised) or failed: the subscription is over.
                 await self.finish()
                 return
             if not self._again:
@@ -214,11 +247,12 @@ class Member:
         await self.leave()
 
     async def leave(self) -> None:
-        """The operation is over: out of its cohort, and the field's generator closed (its lease freed)."""
+        """The operation is over: out of its cohort, its stream closed, its lease freed."""
         cohort, self._cohort = self._cohort, None
         self.live = False
         if cohort is not None:
             cohort.discard(self)
+            metrics.active_subscriptions.dec()
         task = self._task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -228,3 +262,6 @@ class Member:
         if stream is not None:
             with suppress(Exception):
                 await stream.aclose()
+        resources, self._resources = self._resources, None
+        if resources is not None:
+            await resources.aclose()
