@@ -4,8 +4,12 @@ Starts embedded Postgres and Redis (or uses DATABASE_URL/REDIS_URL), one api pro
 participants, opens N `sessionEvents` subscriptions (graphql-transport-ws) from this process, advances
 the step `--steps` times, and prints the latency from each `nextStep` mutation's return to each
 subscriber's receipt of the matching StepChanged (p50/p99/max), plus the api process's RSS.
+With `--idle` it only holds the subscriptions and prints the api's memory per idle subscription.
+`--api-path` runs the api from another checkout (e.g. the commit before a change), so a before/after
+comparison happens in one sitting on this shared machine.
 
     uv run python -m bench.classroom --participants 1000 --steps 20
+    uv run python -m bench.classroom --participants 10000 --idle
 """
 
 import argparse
@@ -24,6 +28,9 @@ from bench.harness import components, percentile, studymate, wait_until_healthy
 from devstack import free_port
 
 CONNECT_BATCH = 50
+# Held subscriptions settle (the first pings, the allocator) before the idle figure is read.
+IDLE_SETTLE_SECONDS = 5.0
+MIB = 1024 * 1024
 SUBSCRIBE = """
 subscription($id: ID!) { sessionEvents(sessionId: $id) {
   __typename ... on SessionSnapshot { seq }
@@ -47,6 +54,8 @@ async def _open(phone: Phone, ws_url: str, session_id: str) -> None:
     payload = {"query": SUBSCRIBE, "variables": {"id": session_id}}
     await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
     snapshot = json.loads(await socket.recv())
+    while snapshot["type"] == "ping":  # a slow subscribe may see the server's keep-alive first
+        snapshot = json.loads(await socket.recv())
     assert snapshot["payload"]["data"]["sessionEvents"]["__typename"] == "SessionSnapshot", snapshot
     phone.socket = socket
 
@@ -72,12 +81,14 @@ async def _listen(
 
 
 async def _prepare(participants: int, steps: int) -> tuple[str, str, list[str]]:
-    """An instructor, a lecture with a task of `steps + 1` steps, a started session and N participants."""
+    """An instructor, a lecture with a task of `steps + 1` steps, a started session and N participants
+    (seated in one transaction: joining one by one is not what is measured)."""
     from core.auth import Role
     from core.db import transaction
     from resolvers import classroom
     from tests.helpers.classroom import actor, make_lecture, make_task
     from tests.helpers.factories import make_account
+    from tests.helpers.fanout import seat_participants
 
     instructor = await make_account(Role.INSTRUCTOR)
     lecture = await make_lecture(instructor)
@@ -86,14 +97,7 @@ async def _prepare(participants: int, steps: int) -> tuple[str, str, list[str]]:
         session = await classroom.create_live_session(db, actor(instructor), lecture.id, task.id, "Bench")
     async with transaction() as db:
         await classroom.control(db, actor(instructor), session.id, classroom.Action.START)
-    tokens = []
-    for n in range(participants):
-        async with transaction() as db:
-            joined = await classroom.join_session(
-                db, None, session.code, f"Senior {n}", f"bench-device-{n:06d}", None
-            )
-        tokens.append(joined.token)
-    return instructor.token, str(session.id), tokens
+    return instructor.token, str(session.id), await seat_participants(session.id, participants)
 
 
 async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> None:
@@ -107,6 +111,16 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
         await asyncio.gather(*(_open(p, ws_url, session_id) for p in phones[i : i + CONNECT_BATCH]))
     connect_seconds = time.perf_counter() - started
     rss_subscribed = api.memory_info().rss
+    if args.idle:
+        await asyncio.sleep(IDLE_SETTLE_SECONDS)
+        rss_held = api.memory_info().rss
+        await _close(phones)
+        print(f"participants: {len(phones)}  subscriptions opened in {connect_seconds:.1f} s")
+        print(
+            f"api RSS (MiB): idle {rss_idle / MIB:.0f}  with subscriptions {rss_held / MIB:.0f}  "
+            f"per idle subscription {(rss_held - rss_idle) / len(phones) / 1024:.1f} KiB"
+        )
+        return
     arrivals = {order: asyncio.Event() for order in range(2, args.steps + 2)}
     counts: dict[int, int] = {}
     listeners = [asyncio.create_task(_listen(p, arrivals, counts, len(phones))) for p in phones]
@@ -126,12 +140,7 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
             rss_peak = max(rss_peak, api.memory_info().rss)
     for task in listeners:
         task.cancel()
-    await asyncio.gather(*(p.socket.close() for p in phones if p.socket), return_exceptions=True)
-    from core.db import dispose_engine
-    from core.redis import close_redis
-
-    await dispose_engine()
-    await close_redis()
+    await _close(phones)
     early = sum(1 for value in latencies if value < 0)
     ms = [max(0.0, value) * 1000 for value in latencies]
     print(f"participants: {len(phones)}  step changes: {args.steps}  deliveries: {len(ms)}")
@@ -141,18 +150,31 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
         f"p99 {percentile(ms, 0.99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"
     )
     print(f"  ({early} deliveries arrived before the mutation's HTTP response did; counted as 0 ms)")
-    mb = 1024 * 1024
     print(
-        f"api RSS (MiB): idle {rss_idle / mb:.0f}  with subscriptions {rss_subscribed / mb:.0f}  "
-        f"peak during steps {rss_peak / mb:.0f}"
+        f"api RSS (MiB): idle {rss_idle / MIB:.0f}  with subscriptions {rss_subscribed / MIB:.0f}  "
+        f"peak during steps {rss_peak / MIB:.0f}"
     )
+
+
+async def _close(phones: list[Phone]) -> None:
+    from core.db import dispose_engine
+    from core.redis import close_redis
+
+    await asyncio.gather(*(p.socket.close() for p in phones if p.socket), return_exceptions=True)
+    await dispose_engine()
+    await close_redis()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--idle", action="store_true", help="only hold the subscriptions; print memory")
+    parser.add_argument("--api-path", help="a checkout to run the api from instead of this one")
     args = parser.parse_args()
+    if args.api_path:
+        # The child's imports resolve there first; this process keeps its own modules.
+        os.environ["PYTHONPATH"] = os.path.abspath(args.api_path)
     os.environ["LOG_LEVEL"] = "WARNING"
     # One session holds every participant of the benchmark, beyond the default per-session cap.
     os.environ["MAX_PARTICIPANTS_PER_SESSION"] = str(max(args.participants, 200))

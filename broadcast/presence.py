@@ -5,7 +5,6 @@ a crashed process's leases lapse) or while their last heartbeat is younger than 
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -20,6 +19,7 @@ from broadcast.events import BroadcastEvent
 from broadcast.hub import publish
 from broadcast.streams import KEY_TTL_SECONDS
 from core.redis import redis
+from core.timers import Timer
 
 logger = logging.getLogger(__name__)
 
@@ -96,29 +96,25 @@ async def presence_lease(session_id: uuid.UUID, participant_id: uuid.UUID) -> As
     _, leases, seen = _presence_keys(session_id)
     member = f"{participant_id}|{uuid.uuid4().hex}"
 
-    async def refresh() -> None:
+    async def refresh() -> float:
         # Outlives Redis outages: a failed refresh is retried until Redis answers again, so a participant
         # whose subscription stayed open is online again as soon as Redis is back.
-        delay = LEASE_REFRESH_SECONDS
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                await _touch(session_id, leases, member, participant_id)
-            except RedisError as error:
-                logger.warning("presence lease refresh failed, retrying: %s", error)
-                delay = LEASE_RETRY_SECONDS
-            else:
-                delay = LEASE_REFRESH_SECONDS
+        try:
+            await _touch(session_id, leases, member, participant_id)
+        except RedisError as error:
+            logger.warning("presence lease refresh failed, retrying: %s", error)
+            return LEASE_RETRY_SECONDS
+        return LEASE_REFRESH_SECONDS
 
     await _touch(session_id, leases, member, participant_id)
     await _announce(session_id)
-    refresher = asyncio.create_task(refresh(), name="presence-lease")
+    # A timer, not a task per open subscription: thousands of phones hold a lease each.
+    refresher = Timer(refresh, "presence-lease")
+    refresher.start(LEASE_REFRESH_SECONDS)
     try:
         yield
     finally:
-        refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
+        await refresher.stop()
         # Shielded: the subscription may be ending because its task was cancelled.
         await asyncio.shield(_release(session_id, leases, seen, member, participant_id))
 

@@ -40,6 +40,13 @@ websocket_connections = Gauge(
     "studymate_websocket_connections", "Open GraphQL websocket connections", ["protocol"]
 )
 active_subscriptions = Gauge("studymate_graphql_subscriptions", "Running GraphQL subscriptions")
+# One per execution of a subscription's selection set for a published event (snapshots are not counted):
+# `cohort` executions serve every subscriber of a cohort, `subscriber` ones a single subscriber.
+subscription_executions = Counter(
+    "studymate_subscription_executions_total",
+    "Executions of a subscription's selection set for a published event",
+    ["field", "event", "mode"],
+)
 
 _scrape_hooks: list[ScrapeHook] = []
 _operation_names: set[str] = set()

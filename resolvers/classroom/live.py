@@ -11,7 +11,7 @@ GraphQL types and reaches broadcast/ only through this module.
 
 import uuid
 from collections.abc import AsyncGenerator
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -42,7 +42,7 @@ from broadcast.classroom import (
 from broadcast.events import BroadcastEvent
 from broadcast.hub import Resubscribe
 from broadcast.presence import Presence, presence, presence_channel, presence_lease
-from broadcast.streams import throttled_feed
+from broadcast.streams import SequencedStream, throttled_feed
 from core.auth import Actor
 from core.db import after_commit, read_session
 from core.errors import Forbidden
@@ -53,6 +53,7 @@ from resolvers.classroom.analytics import SessionAnalytics, compute_analytics
 from resolvers.classroom.loaders import live_steps
 
 __all__ = [
+    "Audience",
     "HelpChange",
     "HelpDiagnosis",
     "HelpRequestCreated",
@@ -66,11 +67,13 @@ __all__ = [
     "Presence",
     "ProgressUpdated",
     "ProgressView",
+    "Resubscribe",
     "SessionChange",
     "SessionStatusChanged",
     "Snapshot",
     "StepChanged",
     "StepView",
+    "audience",
     "emit",
     "emit_help",
     "follow_analytics",
@@ -130,18 +133,63 @@ async def session_snapshot(db: AsyncSession, session_id: uuid.UUID, seen_as: Vie
 
 
 @dataclass(frozen=True)
+class Audience:
+    """All that a viewer's rendering of one session change depends on (the schema renders a change from
+    this alone), so every viewer with the same audience for an event is shown the very same result."""
+
+    instructor: bool
+    sees_subject: bool  # the participant the change is about (joined, left, progressed), if any
+
+
+def audience(event: SessionChange, seen_as: Viewer) -> Audience:
+    subject = _subject(event)
+    sees = subject is not None and seen_as.may_see_participant(subject)
+    return Audience(instructor=seen_as.is_instructor, sees_subject=sees)
+
+
+def _subject(event: SessionChange) -> uuid.UUID | None:
+    if isinstance(event, ProgressUpdated):
+        return event.progress.participant.id
+    if isinstance(event, ParticipantJoined | ParticipantLeft):
+        return event.participant.id
+    return None
+
+
+@dataclass(frozen=True)
 class Following:
-    """An authorised follower's view and stream. Close `events` (aclosing) to release the lease."""
+    """An authorised follower's view of a session. Either `events()`, the stream read by this follower
+    alone (close it with aclosing to release the presence lease), or `snapshot()` while holding
+    `presence()`, the changes reaching the follower from a shared reader of `stream`."""
 
     viewer: Viewer
-    events: AsyncGenerator[Snapshot | SessionChange, None]
+    session_id: uuid.UUID
+
+    @property
+    def stream(self) -> SequencedStream:
+        return session_stream(self.session_id)
+
+    def events(self) -> AsyncGenerator[Snapshot | SessionChange, None]:
+        return _session_events(self.session_id, self.viewer)
+
+    def presence(self) -> AbstractAsyncContextManager[None]:
+        """What following holds: a participant's presence lease (nothing for the instructor)."""
+        if self.viewer.participant_id is None:
+            return nullcontext()
+        return presence_lease(self.session_id, self.viewer.participant_id)
+
+    async def snapshot(self) -> Snapshot:
+        """A snapshot at the stream's current `seq`: the caller subscribed to `stream` before, so no
+        change after it is missed."""
+        seq = await self.stream.current()
+        async with read_session() as db:
+            return await session_snapshot(db, self.session_id, self.viewer, seq)
 
 
 async def follow_session(actor: Actor, session_id: uuid.UUID) -> Following:
     """A snapshot, then every change; the stream ends after the session has ENDED."""
     async with read_session() as db:
         seen_as = await _follower(db, actor, session_id, instructor_only=False)
-    return Following(seen_as, _session_events(session_id, seen_as))
+    return Following(seen_as, session_id)
 
 
 async def _session_events(

@@ -11,9 +11,10 @@ from typing import Annotated, assert_never
 
 import strawberry
 
+from core import metrics
 from resolvers import classroom
 from resolvers.classroom import live
-from schema import fields
+from schema import fanout, fields
 from schema.classroom.types import (
     HelpRequest,
     LiveSession,
@@ -132,18 +133,21 @@ HelpRequestEvent = Annotated[
 ]
 
 
-def _session_event(event: live.Snapshot | live.SessionChange, viewer: classroom.Viewer) -> SessionEvent:
-    """An event as this viewer may see it; redacted rather than dropped, so `seq` never skips."""
-    if isinstance(event, live.Snapshot):
-        return SessionSnapshot(
-            seq=event.seq,
-            at=event.at,
-            session=LiveSession.from_row(event.session, viewer),
-            status=event.session.status,
-            current_step=Step.from_row(event.current_step) if event.current_step else None,
-            total_steps=event.total_steps,
-            participants=[Participant.from_row(row) for row in event.participants],
-        )
+def _snapshot(snapshot: live.Snapshot, viewer: classroom.Viewer) -> SessionSnapshot:
+    return SessionSnapshot(
+        seq=snapshot.seq,
+        at=snapshot.at,
+        session=LiveSession.from_row(snapshot.session, viewer),
+        status=snapshot.session.status,
+        current_step=Step.from_row(snapshot.current_step) if snapshot.current_step else None,
+        total_steps=snapshot.total_steps,
+        participants=[Participant.from_row(row) for row in snapshot.participants],
+    )
+
+
+def _change(event: live.SessionChange, audience: live.Audience) -> SessionEvent:
+    """A change as its audience may see it; redacted rather than dropped, so `seq` never skips. Nothing
+    but `audience` is read of the viewer: the fan-out shares one execution per audience."""
     seq, at = _position(event)
     if isinstance(event, live.StepChanged):
         return StepChanged(
@@ -160,18 +164,40 @@ def _session_event(event: live.Snapshot | live.SessionChange, viewer: classroom.
     if isinstance(event, live.InstructorMessage):
         return InstructorMessage(seq=seq, at=at, message=event.message)
     if isinstance(event, live.ProgressUpdated):
-        visible = viewer.may_see_participant(event.progress.participant.id)
-        return ProgressUpdated(seq=seq, at=at, progress=StepProgress.of(event.progress) if visible else None)
+        progress = StepProgress.of(event.progress) if audience.sees_subject else None
+        return ProgressUpdated(seq=seq, at=at, progress=progress)
     if isinstance(event, live.ParticipantJoined | live.ParticipantLeft):
         membership = ParticipantJoined if isinstance(event, live.ParticipantJoined) else ParticipantLeft
-        visible = viewer.may_see_participant(event.participant.id)
         return membership(
             seq=seq,
             at=at,
-            participant=Participant.of(event.participant) if visible else None,
+            participant=Participant.of(event.participant) if audience.sees_subject else None,
             participant_count=event.count,
         )
     assert_never(event)
+
+
+def _session_change(event: object) -> live.SessionChange:
+    if not isinstance(event, live.SessionChange):
+        raise TypeError(f"{type(event).__name__} does not belong on a session stream")
+    return event
+
+
+def _ends_session(event: object) -> bool:
+    return isinstance(event, live.SessionStatusChanged) and event.status is SessionStatus.ENDED
+
+
+# After its snapshot, `sessionEvents` renders each change from the viewer's audience alone (see `_change`).
+SESSION_EVENTS = fanout.declare(
+    fanout.Broadcastable(
+        field="sessionEvents",
+        audience=lambda event, viewer: live.audience(_session_change(event), viewer),
+        render=lambda event, audience: _change(_session_change(event), audience),
+        seq=lambda event: _position(_session_change(event))[0],
+        ends=_ends_session,
+        event_name=lambda event: type(event).__name__,
+    )
+)
 
 
 def _position(event: live.SessionChange | live.HelpChange) -> tuple[int, datetime]:
@@ -188,9 +214,27 @@ class EventsSubscription:
         self, info: Info, session_id: strawberry.ID
     ) -> AsyncGenerator[SessionEvent, None]:
         following = await live.follow_session(info.context.actor, parse_session_id(session_id))
-        async with aclosing(following.events) as events:
+        member = fanout.joining()
+        if member is not None:
+            # Over a websocket: only the snapshot is this subscriber's; the changes reach it from the
+            # fan-out, executed once per cohort. A fresh snapshot runs the operation again.
+            if not member.joined:
+                await member.retain(following.presence())
+            await member.join(following.stream, following.viewer.role, following.viewer)
+            snapshot = await following.snapshot()
+            member.snapshot_taken(snapshot.seq, final=snapshot.session.status is SessionStatus.ENDED)
+            yield _snapshot(snapshot, following.viewer)
+            return
+        async with aclosing(following.events()) as events:
             async for event in events:
-                yield _session_event(event, following.viewer)
+                if isinstance(event, live.Snapshot):
+                    yield _snapshot(event, following.viewer)
+                    continue
+                executions = metrics.subscription_executions.labels(
+                    SESSION_EVENTS.field, type(event).__name__, "subscriber"
+                )
+                executions.inc()
+                yield _change(event, live.audience(event, following.viewer))
 
     @fields.subscription("The open requests, then each one created, acknowledged or resolved.")
     async def help_requests(
