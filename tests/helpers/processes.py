@@ -43,8 +43,12 @@ async def api_process(**env: str) -> AsyncIterator[str]:
                 await process.wait()
 
 
+# A fresh process imports the whole app (and the AI and Stripe SDKs): over 30 s on a loaded 2-core machine.
+START_TIMEOUT_SECONDS = 120
+
+
 async def _wait_until_healthy(url: str, process: asyncio.subprocess.Process) -> None:
-    async with httpx.AsyncClient(base_url=url) as http, asyncio.timeout(30):
+    async with httpx.AsyncClient(base_url=url) as http, asyncio.timeout(START_TIMEOUT_SECONDS):
         while True:
             if process.returncode is not None:
                 raise RuntimeError(f"studymate api exited with {process.returncode}")
