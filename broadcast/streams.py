@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from broadcast.events import BroadcastEvent, decode
+from broadcast.events import BroadcastEvent, UnknownEvent, decode
 from broadcast.hub import Event, Resubscribe, Subscriber, hub
 from core.redis import redis
 from models.base import utcnow
@@ -206,3 +206,27 @@ async def throttled_feed(
         if not feed.readers and _feeds.get(key) is feed:
             del _feeds[key]
             await feed.stop()
+
+
+E = TypeVar("E", bound=BroadcastEvent)
+
+
+async def events_of(channel: str, event_type: type[E]) -> AsyncIterator[E]:
+    """Every `event_type` published on `channel`, for a stream without a snapshot (a user's own feed).
+
+    After a Resubscribe it subscribes again and goes on: what it missed meanwhile is in the list query
+    the stream stands beside. Any other type on the channel is a bug, and raises UnknownEvent.
+    """
+    while True:
+        try:
+            async with hub().subscribe(channel) as messages:
+                async for message in messages:
+                    event = decode(message)
+                    if not isinstance(event, event_type):
+                        raise UnknownEvent(
+                            f"{event.type_name} on {channel}, which carries {event_type.__name__}"
+                        )
+                    yield event
+            return
+        except Resubscribe:
+            continue

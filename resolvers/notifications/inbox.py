@@ -9,9 +9,8 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from broadcast.events import UnknownEvent, decode
-from broadcast.hub import Resubscribe, hub
 from broadcast.notifications import NotificationCreated, user_channel
+from broadcast.streams import events_of
 from core.auth import Actor, require_user
 from core.errors import NotFound
 from core.pagination import Page, paginate
@@ -88,19 +87,4 @@ def notification_events(actor: Actor) -> AsyncIterator[NotificationEvent]:
     The user is required here, before the stream subscribes to anything.
     """
     user = require_user(actor)
-    return _notification_stream(user_channel(user.user_id))
-
-
-async def _notification_stream(channel: str) -> AsyncIterator[NotificationEvent]:
-    while True:
-        try:
-            async with hub().subscribe(channel) as messages:
-                async for message in messages:
-                    event = decode(message)
-                    if not isinstance(event, NotificationCreated):
-                        raise UnknownEvent(f"{event.type_name} on a notifications channel")
-                    yield event
-            return
-        except Resubscribe:
-            # Notifications have no snapshot: the stream goes on, and any it missed are in the list query.
-            continue
+    return events_of(user_channel(user.user_id), NotificationCreated)

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from broadcast.events import UnknownEvent, decode
-from broadcast.hub import Resubscribe, hub, publish
+from broadcast.hub import publish
 from broadcast.quizzes import AttemptGraded, GradedSession, graded_attempts_channel
+from broadcast.streams import events_of
 from core.ai_providers import configured_providers
 from core.auth import Actor, require_user
 from core.db import after_commit
@@ -155,19 +155,4 @@ def graded_attempt_events(actor: Actor) -> AsyncIterator[AttemptGradedEvent]:
     The user is required here, before the stream subscribes to anything.
     """
     user = require_user(actor)
-    return _graded_stream(graded_attempts_channel(user.user_id))
-
-
-async def _graded_stream(channel: str) -> AsyncIterator[AttemptGradedEvent]:
-    while True:
-        try:
-            async with hub().subscribe(channel) as messages:
-                async for message in messages:
-                    event = decode(message)
-                    if not isinstance(event, AttemptGraded):
-                        raise UnknownEvent(f"{event.type_name} on a graded-attempts channel")
-                    yield event
-            return
-        except Resubscribe:
-            # No snapshot to send: an essay graded meanwhile is in `attempt(id)`.
-            continue
+    return events_of(graded_attempts_channel(user.user_id), AttemptGraded)

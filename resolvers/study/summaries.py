@@ -11,8 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from broadcast.events import UnknownEvent, decode
-from broadcast.hub import Resubscribe, hub
+from broadcast.streams import events_of
 from broadcast.study import SummaryReady, summaries_channel
 from core import text
 from core.ai_providers import configured_providers
@@ -142,19 +141,4 @@ def summary_events(actor: Actor) -> AsyncIterator[SummaryEvent]:
     The user is required here, before the stream subscribes to anything.
     """
     user = require_user(actor)
-    return _summary_stream(summaries_channel(user.user_id))
-
-
-async def _summary_stream(channel: str) -> AsyncIterator[SummaryEvent]:
-    while True:
-        try:
-            async with hub().subscribe(channel) as messages:
-                async for message in messages:
-                    event = decode(message)
-                    if not isinstance(event, SummaryReady):
-                        raise UnknownEvent(f"{event.type_name} on a summaries channel")
-                    yield event
-            return
-        except Resubscribe:
-            # No snapshot to send: a summary missed meanwhile is in `summaries` and its job in `aiJob`.
-            continue
+    return events_of(summaries_channel(user.user_id), SummaryReady)
