@@ -26,13 +26,13 @@ from models.billing import CreditKind
 from models.quizzes import Quiz
 from models.study import (
     FINISHED_STATUSES,
-    JOB_ERROR_LENGTH,
     TOPIC_LENGTH,
     AiJob,
     AiJobKind,
     JobStatus,
     Subject,
 )
+from resolvers import ai_jobs
 from resolvers.billing import credits
 from resolvers.quizzes import authoring
 from resolvers.quizzes.catalogue import QuizView, view_of
@@ -114,13 +114,9 @@ class Generated:
     dropped: list[str]
 
 
-async def _locked(db: AsyncSession, job_id: uuid.UUID) -> AiJob | None:
-    return await db.get(AiJob, job_id, with_for_update=True, populate_existing=True)
-
-
 async def start(db: AsyncSession, job_id: uuid.UUID) -> GenerationWork | None:
     """Moves the job to RUNNING (again, when a try died on the way); None when it is finished or gone."""
-    job = await _locked(db, job_id)
+    job = await ai_jobs.locked(db, job_id)
     if job is None or job.status in FINISHED_STATUSES:
         return None
     subject = await db.get(Subject, job.subject_id)
@@ -141,7 +137,7 @@ async def finish(
     """Stores the valid drafts as quizzes of the requester linked to the job, drops the others (and any
     beyond the count asked for) with their reasons, and moves the job to DONE; None when another try
     finished it first."""
-    job = await _locked(db, work.job_id)
+    job = await ai_jobs.locked(db, work.job_id)
     if job is None or job.status is not JobStatus.RUNNING:
         return None
     quizzes: list[Quiz] = []
@@ -166,24 +162,11 @@ async def finish(
 
 async def fail(db: AsyncSession, job_id: uuid.UUID, error: str) -> bool:
     """Moves the job to FAILED with `error` and gives its credit back, once; False when it was finished."""
-    job = await _locked(db, job_id)
-    if job is None or job.status in FINISHED_STATUSES:
-        return False
-    job.status = JobStatus.FAILED
-    job.error = error[:JOB_ERROR_LENGTH]
-    job.finished_at = utcnow()
-    await credits.refund_spend(db, job.user_id, spend_key(job.id), REFUND_REASON)
-    return True
+    return await ai_jobs.fail(db, job_id, error, spend_key=spend_key, refund_reason=REFUND_REASON)
 
 
 async def unfinished(db: AsyncSession, older_than: timedelta) -> list[uuid.UUID]:
-    """Generation jobs still QUEUED or RUNNING `older_than` after they were requested."""
-    statement = select(col(AiJob.id)).where(
-        col(AiJob.kind) == AiJobKind.QUIZ_GENERATION,
-        col(AiJob.status).in_((JobStatus.QUEUED, JobStatus.RUNNING)),
-        col(AiJob.created_at) < utcnow() - older_than,
-    )
-    return list((await db.execute(statement)).scalars())
+    return await ai_jobs.unfinished(db, AiJobKind.QUIZ_GENERATION, older_than)
 
 
 async def quizzes_of_jobs(db: AsyncSession, job_ids: Sequence[uuid.UUID]) -> list[list[QuizView]]:

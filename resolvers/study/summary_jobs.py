@@ -9,9 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from broadcast.hub import publish
 from broadcast.study import SummaryReady, summaries_channel
@@ -19,15 +17,12 @@ from core.db import after_commit
 from models.base import utcnow
 from models.study import (
     FINISHED_STATUSES,
-    JOB_ERROR_LENGTH,
-    AiJob,
     AiJobKind,
     JobStatus,
     StudySummary,
     Subject,
 )
-from resolvers import notifications
-from resolvers.billing import credits
+from resolvers import ai_jobs, notifications
 from resolvers.study.settings import SettingsView, settings_for
 from resolvers.study.summaries import spend_key
 
@@ -56,13 +51,9 @@ class WrittenSummary:
     output_tokens: int
 
 
-async def _locked(db: AsyncSession, job_id: uuid.UUID) -> AiJob | None:
-    return await db.get(AiJob, job_id, with_for_update=True, populate_existing=True)
-
-
 async def start(db: AsyncSession, job_id: uuid.UUID) -> SummaryWork | None:
     """Moves the job to RUNNING (again, when a try died on the way); None when it is finished or gone."""
-    job = await _locked(db, job_id)
+    job = await ai_jobs.locked(db, job_id)
     if job is None or job.status in FINISHED_STATUSES:
         return None
     subject = await db.get(Subject, job.subject_id)
@@ -77,7 +68,7 @@ async def start(db: AsyncSession, job_id: uuid.UUID) -> SummaryWork | None:
 async def finish(db: AsyncSession, work: SummaryWork, written: WrittenSummary) -> StudySummary | None:
     """Stores the summary and moves the job to DONE; tells the user in the app and, after the commit,
     on their `summaryReady` channel. None when another try finished the job first."""
-    job = await _locked(db, work.job_id)
+    job = await ai_jobs.locked(db, work.job_id)
     if job is None or job.status is not JobStatus.RUNNING:
         return None
     summary = StudySummary(
@@ -114,21 +105,8 @@ async def finish(db: AsyncSession, work: SummaryWork, written: WrittenSummary) -
 
 async def fail(db: AsyncSession, job_id: uuid.UUID, error: str) -> bool:
     """Moves the job to FAILED with `error` and gives its credit back, once; False when it was finished."""
-    job = await _locked(db, job_id)
-    if job is None or job.status in FINISHED_STATUSES:
-        return False
-    job.status = JobStatus.FAILED
-    job.error = error[:JOB_ERROR_LENGTH]
-    job.finished_at = utcnow()
-    await credits.refund_spend(db, job.user_id, spend_key(job.id), REFUND_REASON)
-    return True
+    return await ai_jobs.fail(db, job_id, error, spend_key=spend_key, refund_reason=REFUND_REASON)
 
 
 async def unfinished(db: AsyncSession, older_than: timedelta) -> list[uuid.UUID]:
-    """Summary jobs still QUEUED or RUNNING `older_than` after they were requested."""
-    statement = select(col(AiJob.id)).where(
-        col(AiJob.kind) == AiJobKind.SUMMARY,
-        col(AiJob.status).in_((JobStatus.QUEUED, JobStatus.RUNNING)),
-        col(AiJob.created_at) < utcnow() - older_than,
-    )
-    return list((await db.execute(statement)).scalars())
+    return await ai_jobs.unfinished(db, AiJobKind.SUMMARY, older_than)
