@@ -29,6 +29,7 @@ from sqlmodel import col
 from core.db import transaction
 from models.base import utcnow
 from models.billing import BillingStatus, BillingSubscription, Plan, StripeEvent
+from resolvers import notifications
 from resolvers.billing import invoices
 from resolvers.billing.matching import (
     lock_customer,
@@ -147,6 +148,26 @@ async def _subscription_event(db: AsyncSession, event: Event) -> str:
     return await apply_subscription(db, event["data"]["object"], event["created"], fetched=False)
 
 
+async def _trial_will_end(db: AsyncSession, event: Event) -> str:
+    """Stripe's notice three days before a trial ends: the state as any subscription event, and the user
+    told once per trial end (a moved trial end tells them again)."""
+    subscription: dict[str, Any] = event["data"]["object"]
+    outcome = await apply_subscription(db, subscription, event["created"], fetched=False)
+    row = await subscription_row(db, subscription["id"])
+    trial_end = time_of(subscription.get("trial_end"))
+    if row is None or trial_end is None:
+        return outcome
+    plan = await db.get(Plan, row.plan_id)
+    await notifications.notify(
+        db,
+        row.user_id,
+        "trial_ending",
+        variables={"plan": plan.name if plan else "StudyMate", "date": trial_end.date().isoformat()},
+        dedupe_key=f"trial_ending:{subscription['id']}:{int(trial_end.timestamp())}",
+    )
+    return f"{outcome}; trial ending notified"
+
+
 async def _plan_of_subscription(
     db: AsyncSession, subscription: dict[str, Any], row: BillingSubscription | None
 ) -> Plan | None:
@@ -186,6 +207,7 @@ _HANDLERS: dict[str, Handler] = {
     "customer.subscription.created": _subscription_event,
     "customer.subscription.updated": _subscription_event,
     "customer.subscription.deleted": _subscription_event,
+    "customer.subscription.trial_will_end": _trial_will_end,
     "invoice.paid": invoices.invoice_paid,
     "invoice.payment_failed": invoices.invoice_payment_failed,
     "charge.refunded": invoices.charge_refunded,

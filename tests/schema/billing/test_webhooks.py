@@ -339,6 +339,29 @@ async def test_a_failed_payment_then_a_paid_retry_is_one_succeeded_payment(
     assert [(e["node"]["amount"], e["node"]["status"]) for e in payments] == [(9900, "SUCCEEDED")]
 
 
+async def test_a_trial_ending_notice_tells_the_user_once_per_trial_end(
+    gql: GraphQLClient, http: httpx.AsyncClient, stripe_fake: FakeStripeServer
+) -> None:
+    # Given a trialing subscription whose trial ends on 2026-12-06
+    student = await make_account()
+    lifetime = await _customer_lifetime(gql, student)
+    trial_end = int(datetime(2026, 12, 6, 9, tzinfo=UTC).timestamp())
+    trialing = {**lifetime.subscription("trialing"), "trial_end": trial_end}
+    await deliver(http, event("customer.subscription.created", trialing, lifetime.start))
+    # When Stripe sends its notice, twice (two deliveries of two events)
+    for offset in (10, 20):
+        notice = event("customer.subscription.trial_will_end", trialing, lifetime.start + offset)
+        response = await deliver(http, notice)
+        assert response.json()["outcome"] == "subscription TRIALING; trial ending notified"
+    # Then the user has one in-app notice naming the plan and the date, and the state is unchanged
+    notices = await gql.data("{ notifications { edges { node { kind body } } } }", token=student.token)
+    bodies = [
+        e["node"]["body"] for e in notices["notifications"]["edges"] if e["node"]["kind"] == "trial_ending"
+    ]
+    assert len(bodies) == 1 and "2026-12-06" in bodies[0], bodies
+    assert (await gql.data(MY_SUBSCRIPTION, token=student.token))["mySubscription"]["status"] == "TRIALING"
+
+
 async def test_a_refund_claws_back_only_the_unspent_credits(
     gql: GraphQLClient, http: httpx.AsyncClient, stripe_fake: FakeStripeServer
 ) -> None:
