@@ -1,5 +1,14 @@
 """All tables, imported so that `SQLModel.metadata` is complete for Alembic and the tests."""
 
-from models import accounts, billing, classroom, notifications, quizzes, recordings, study
+from models import accounts, billing, classroom, notifications, quizzes, recordings, study, studyrooms
 
-__all__ = ["accounts", "billing", "classroom", "notifications", "quizzes", "recordings", "study"]
+__all__ = [
+    "accounts",
+    "billing",
+    "classroom",
+    "notifications",
+    "quizzes",
+    "recordings",
+    "study",
+    "studyrooms",
+]

@@ -25,6 +25,7 @@ from schema.quizzes import QuizzesMutation, QuizzesQuery
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
 from schema.study import StudyMutation, StudyQuery, StudySubscription
+from schema.studyrooms import StudyRoomsMutation, StudyRoomsQuery
 from schema.telemetry import OperationTelemetry
 
 Query = merge_types(
@@ -34,6 +35,7 @@ Query = merge_types(
         ClassroomQuery,
         RecordingsQuery,
         StudyQuery,
+        StudyRoomsQuery,
         QuizzesQuery,
         NotificationsQuery,
         BillingQuery,
@@ -46,6 +48,7 @@ Mutation = merge_types(
         ClassroomMutation,
         RecordingsMutation,
         StudyMutation,
+        StudyRoomsMutation,
         QuizzesMutation,
         NotificationsMutation,
         BillingMutation,

@@ -1,0 +1,10 @@
+"""Group study rooms' roots, merged into the roots `schema/__init__.py` composes."""
+
+from strawberry.tools import merge_types
+
+from schema.studyrooms.rooms import RoomsMutation, RoomsQuery
+
+StudyRoomsQuery = merge_types("StudyRoomsQuery", (RoomsQuery,))
+StudyRoomsMutation = merge_types("StudyRoomsMutation", (RoomsMutation,))
+
+__all__ = ["StudyRoomsMutation", "StudyRoomsQuery"]
