@@ -6,6 +6,7 @@ reuses it; the room's current members are the rows with `left_at IS NULL`.
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
@@ -19,6 +20,11 @@ DEFAULT_CAPACITY = 8
 INVITE_CODE_LENGTH = 32
 STATUS_LENGTH = 80
 MESSAGE_LENGTH = 500
+
+
+class TimerPhase(StrEnum):
+    FOCUS = "FOCUS"
+    BREAK = "BREAK"
 
 
 class StudyRoom(SQLModel, table=True):

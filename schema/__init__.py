@@ -25,7 +25,7 @@ from schema.quizzes import QuizzesMutation, QuizzesQuery
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
 from schema.study import StudyMutation, StudyQuery, StudySubscription
-from schema.studyrooms import StudyRoomsMutation, StudyRoomsQuery
+from schema.studyrooms import StudyRoomsMutation, StudyRoomsQuery, StudyRoomsSubscription
 from schema.telemetry import OperationTelemetry
 
 Query = merge_types(
@@ -56,7 +56,13 @@ Mutation = merge_types(
 )
 Subscription = merge_types(
     "Subscription",
-    (ClassroomSubscription, RecordingsSubscription, StudySubscription, NotificationsSubscription),
+    (
+        ClassroomSubscription,
+        RecordingsSubscription,
+        StudySubscription,
+        StudyRoomsSubscription,
+        NotificationsSubscription,
+    ),
 )
 
 

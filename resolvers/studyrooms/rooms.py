@@ -28,8 +28,9 @@ from models.studyrooms import (
     StudyRoom,
     StudyRoomMember,
 )
+from resolvers.studyrooms import live
+from resolvers.studyrooms.access import ROOM, current_membership, member_room
 
-ROOM = "Study room"
 NO_SUCH_SUBJECT = "No such subject"
 # 12 URL-safe characters, 72 bits: far beyond guessing.
 INVITE_CODE_BYTES = 9
@@ -72,24 +73,6 @@ async def create_room(db: AsyncSession, actor: Actor, draft: RoomDraft) -> Study
     db.add(StudyRoomMember(room_id=room.id, user_id=user.user_id, joined_at=room.created_at))
     await db.flush()
     return room
-
-
-async def current_membership(
-    db: AsyncSession, room_id: uuid.UUID, user_id: uuid.UUID
-) -> StudyRoomMember | None:
-    member = await db.get(StudyRoomMember, (room_id, user_id))
-    return member if member is not None and member.left_at is None else None
-
-
-async def member_room(
-    db: AsyncSession, actor: Actor, room_id: uuid.UUID, *, lock: bool = False
-) -> tuple[UserActor, StudyRoom]:
-    """The room, for one of its current members; NOT_FOUND to everyone else."""
-    user = require_user(actor)
-    room = await db.get(StudyRoom, room_id, with_for_update=lock)
-    if room is None or await current_membership(db, room_id, user.user_id) is None:
-        raise NotFound(ROOM)
-    return user, room
 
 
 async def get_room(db: AsyncSession, actor: Actor, room_id: uuid.UUID) -> StudyRoom:
@@ -151,12 +134,14 @@ async def join_room(
     if await _member_count(db, room_id) >= room.capacity:
         raise Conflict("This study room is full")
     if member is None:
-        db.add(StudyRoomMember(room_id=room_id, user_id=user.user_id))
+        member = StudyRoomMember(room_id=room_id, user_id=user.user_id)
+        db.add(member)
     else:
         member.joined_at = utcnow()
         member.left_at = None
         member.status = None
     await db.flush()
+    live.emit(db, room_id, live.MemberJoined(member=live.MemberView.of(member)))
     return room, True
 
 
@@ -165,9 +150,11 @@ async def leave_room(db: AsyncSession, actor: Actor, room_id: uuid.UUID) -> tupl
     user, room = await member_room(db, actor, room_id, lock=True)
     member = await current_membership(db, room_id, user.user_id)
     assert member is not None
-    if room.host_id == user.user_id and room.closed_at is None:
-        room.closed_at = utcnow()
     member.left_at = utcnow()
+    live.emit(db, room_id, live.MemberLeft(user_id=user.user_id))
+    if room.host_id == user.user_id and room.closed_at is None:
+        room.closed_at = member.left_at
+        live.emit(db, room_id, live.RoomClosed(closed_at=room.closed_at))
     await db.flush()
     return room, member
 
@@ -181,6 +168,7 @@ async def close_room(db: AsyncSession, actor: Actor, room_id: uuid.UUID) -> tupl
         return room, False
     room.closed_at = utcnow()
     await db.flush()
+    live.emit(db, room_id, live.RoomClosed(closed_at=room.closed_at))
     return room, True
 
 

@@ -10,6 +10,7 @@ from broadcast.presence import presence
 from core.auth import Actor
 from core.db import read_session
 from resolvers.studyrooms import loaders, rooms
+from resolvers.studyrooms.live import MemberView, MessageView
 from schema import fields
 from schema.accounts import User, load_users
 from schema.context import Info
@@ -41,7 +42,7 @@ class StudyRoomMember:
     user_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_row(cls, member: rows.StudyRoomMember) -> "StudyRoomMember":
+    def from_row(cls, member: rows.StudyRoomMember | MemberView) -> "StudyRoomMember":
         return cls(
             joined_at=member.joined_at,
             status=member.status,
@@ -57,6 +58,39 @@ class StudyRoomMember:
     @fields.field("Subscribed to the room's events, or heartbeating, right now.")
     async def online(self, info: Info) -> bool:
         return self.user_id in await info.context.loader(load_online_members).load(self.room_id)
+
+
+TimerPhase = strawberry.enum(rows.TimerPhase, name="TimerPhase")
+
+
+@strawberry.type
+class FocusTimer:
+    phase: TimerPhase
+    ends_at: datetime
+    round: int = strawberry.field(
+        description="1 for the first focus phase and the break after it, and so on."
+    )
+
+
+@strawberry.type
+class StudyRoomMessage:
+    id: strawberry.ID
+    text: str
+    created_at: datetime
+    author_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, message: rows.StudyRoomMessage | MessageView) -> "StudyRoomMessage":
+        return cls(
+            id=strawberry.ID(str(message.id)),
+            text=message.text,
+            created_at=message.created_at,
+            author_id=message.author_id,
+        )
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        return await _user(info, self.author_id)
 
 
 @strawberry.type

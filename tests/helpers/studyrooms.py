@@ -1,12 +1,14 @@
 """What the study-room tests share: rooms made and joined through the real mutations."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import func, select
 
 from core.db import read_session
 from models.studyrooms import StudyRoom, StudyRoomMember, StudyRoomMessage
-from tests.helpers.client import GraphQLClient
+from tests.helpers.client import GraphQLClient, Subscription, subscription
 from tests.helpers.factories import Account
 
 ROOM_FIELDS = (
@@ -49,3 +51,36 @@ async def stored_counts() -> tuple[int, int, int]:
             for table in (StudyRoom, StudyRoomMember, StudyRoomMessage)
         ]
     return counts[0], counts[1], counts[2]
+
+
+ROOM_EVENTS = """
+subscription($id: ID!) { studyRoomEvents(roomId: $id) {
+  __typename
+  ... on StudyRoomSnapshot { seq at room { id name closedAt } members { user { id } online status }
+                             timer { phase endsAt round } messages { id text author { id } } }
+  ... on MemberJoined { seq at member { user { id } status } }
+  ... on MemberLeft { seq at userId }
+  ... on MemberStatusChanged { seq at userId status }
+  ... on RoomMessagePosted { seq at message { id text author { id name } createdAt } }
+  ... on TimerChanged { seq at timer { phase endsAt round } }
+  ... on RoomClosed { seq at closedAt }
+} }"""
+SET_STATUS = "mutation($id: ID!, $s: String!) { setStudyStatus(roomId: $id, status: $s) }"
+SEND_MESSAGE = """
+mutation($id: ID!, $t: String!) {
+  sendStudyRoomMessage(roomId: $id, text: $t) { id text createdAt author { id } } }"""
+
+
+async def room_event(sub: Subscription) -> dict[str, Any]:
+    """The next event; generous with time, since the machine running the tests may be busy."""
+    data: dict[str, Any] = (await sub.next_data(timeout=15))["studyRoomEvents"]
+    return data
+
+
+@asynccontextmanager
+async def following_room(
+    api_url: str, protocol: str, account: Account, room_id: str
+) -> AsyncIterator[Subscription]:
+    async with subscription(api_url, protocol, token=account.token) as sub:
+        await sub.start(ROOM_EVENTS, {"id": room_id})
+        yield sub
