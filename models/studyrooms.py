@@ -20,6 +20,8 @@ DEFAULT_CAPACITY = 8
 INVITE_CODE_LENGTH = 32
 STATUS_LENGTH = 80
 MESSAGE_LENGTH = 500
+MAX_FOCUS_MINUTES = 180
+MAX_BREAK_MINUTES = 60
 
 
 class TimerPhase(StrEnum):
@@ -52,6 +54,10 @@ class StudyRoom(SQLModel, table=True):
     invite_code: str | None = Field(default=None, max_length=INVITE_CODE_LENGTH)
     created_at: datetime = created_at_field()
     closed_at: datetime | None = timestamp_field()
+    # The focus timer, while one runs: its phases are computed from these (resolvers/studyrooms/timer.py).
+    timer_started_at: datetime | None = timestamp_field()
+    focus_minutes: int | None = None
+    break_minutes: int | None = None
 
 
 class StudyRoomMember(SQLModel, table=True):

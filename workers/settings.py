@@ -18,7 +18,7 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
-from workers import analysis, billing, help, learning, notifications, study, study_goals
+from workers import analysis, billing, help, learning, notifications, study, study_goals, studyrooms
 from workers.ingest import Drain
 
 
@@ -51,6 +51,7 @@ class WorkerSettings:
         func(billing.refresh_subscription, name="billing.refresh_subscription", max_tries=billing.MAX_TRIES),
         func(help.diagnose_help_request, name="help.diagnose", max_tries=help.MAX_TRIES),
         func(study.summarize, name="study.summarize", max_tries=study.MAX_TRIES),
+        func(studyrooms.timer_boundary, name="studyrooms.timer_boundary", max_tries=studyrooms.MAX_TRIES),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(

@@ -28,6 +28,9 @@ def upgrade() -> None:
         sa.Column("invite_code", sa.String(length=32), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("timer_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("focus_minutes", sa.Integer(), nullable=True),
+        sa.Column("break_minutes", sa.Integer(), nullable=True),
         sa.CheckConstraint("capacity BETWEEN 2 AND 50", name=op.f("ck_study_rooms_capacity")),
         sa.ForeignKeyConstraint(
             ["host_id"], ["users.id"], name=op.f("fk_study_rooms_host_id_users"), ondelete="CASCADE"

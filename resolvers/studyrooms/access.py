@@ -31,10 +31,10 @@ async def member_room(
 
 
 async def open_member_room(
-    db: AsyncSession, actor: Actor, room_id: uuid.UUID
+    db: AsyncSession, actor: Actor, room_id: uuid.UUID, *, lock: bool = False
 ) -> tuple[UserActor, StudyRoom, StudyRoomMember]:
     """The open room and the actor's membership, for something only a member of an open room does."""
-    user, room = await member_room(db, actor, room_id)
+    user, room = await member_room(db, actor, room_id, lock=lock)
     if room.closed_at is not None:
         raise Conflict("This study room is closed")
     member = await current_membership(db, room_id, user.user_id)

@@ -84,18 +84,15 @@ StudyRoomEvent = Annotated[
 ]
 
 
-def _timer(view: live.TimerView | None) -> FocusTimer | None:
-    return FocusTimer(phase=view.phase, ends_at=view.ends_at, round=view.round) if view else None
-
-
 def _room_event(event: live.RoomSnapshot | live.RoomChange, info: Info) -> StudyRoomEvent:
     if isinstance(event, live.RoomSnapshot):
+        room = StudyRoom.from_row(event.room, info.context.actor)
         return StudyRoomSnapshot(
             seq=event.seq,
             at=event.at,
-            room=StudyRoom.from_row(event.room, info.context.actor),
+            room=room,
             members=[StudyRoomMember.from_row(row) for row in event.members],
-            timer=None,
+            timer=room.timer,
             messages=[StudyRoomMessage.from_row(row) for row in event.messages],
         )
     if event.seq is None or event.at is None:
@@ -112,7 +109,7 @@ def _room_event(event: live.RoomSnapshot | live.RoomChange, info: Info) -> Study
     if isinstance(event, live.RoomMessagePosted):
         return RoomMessagePosted(seq=seq, at=at, message=StudyRoomMessage.from_row(event.message))
     if isinstance(event, live.TimerChanged):
-        return TimerChanged(seq=seq, at=at, timer=_timer(event.timer))
+        return TimerChanged(seq=seq, at=at, timer=FocusTimer.of(event.timer))
     if isinstance(event, live.RoomClosed):
         return RoomClosed(seq=seq, at=at, closed_at=event.closed_at)
     assert_never(event)

@@ -6,12 +6,12 @@ import strawberry
 
 from core.db import read_session, transaction
 from core.errors import BadInput
-from resolvers.studyrooms import rooms
+from resolvers.studyrooms import rooms, timer
 from schema import fields
 from schema.context import Info
 from schema.ids import parse_id
 from schema.relay import Connection
-from schema.studyrooms.types import StudyRoom
+from schema.studyrooms.types import FocusTimer, StudyRoom
 
 
 def _subject_id(value: strawberry.ID | None) -> uuid.UUID | None:
@@ -102,3 +102,18 @@ class RoomsMutation:
         async with transaction() as db:
             row, _ = await rooms.close_room(db, actor, parse_id(id, "StudyRoom"))
         return StudyRoom.from_row(row, actor)
+
+    @fields.mutation(
+        "The host (re)starts focus/break cycles now: focus 1 to 180 minutes, break 1 to 60. The server "
+        "times the phases and pushes TimerChanged at each change."
+    )
+    async def start_focus_timer(
+        self, info: Info, room_id: strawberry.ID, focus_minutes: int, break_minutes: int
+    ) -> FocusTimer:
+        async with transaction() as db:
+            state = await timer.start_timer(
+                db, info.context.actor, parse_id(room_id, "StudyRoom"), focus_minutes, break_minutes
+            )
+        started = FocusTimer.of(state)
+        assert started is not None
+        return started

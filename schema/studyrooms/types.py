@@ -9,8 +9,8 @@ import models.studyrooms as rows
 from broadcast.presence import presence
 from core.auth import Actor
 from core.db import read_session
-from resolvers.studyrooms import loaders, rooms
-from resolvers.studyrooms.live import MemberView, MessageView
+from resolvers.studyrooms import loaders, rooms, timer
+from resolvers.studyrooms.live import MemberView, MessageView, TimerView
 from schema import fields
 from schema.accounts import User, load_users
 from schema.context import Info
@@ -71,6 +71,10 @@ class FocusTimer:
         description="1 for the first focus phase and the break after it, and so on."
     )
 
+    @classmethod
+    def of(cls, state: timer.TimerState | TimerView | None) -> "FocusTimer | None":
+        return cls(phase=state.phase, ends_at=state.ends_at, round=state.round) if state else None
+
 
 @strawberry.type
 class StudyRoomMessage:
@@ -102,6 +106,7 @@ class StudyRoom:
     invite_code: str | None = strawberry.field(description="Only for the host, and only of a private room.")
     created_at: datetime
     closed_at: datetime | None
+    timer: FocusTimer | None = strawberry.field(description="The running focus timer; null when none runs.")
     subject_id: strawberry.Private[uuid.UUID | None]
     host_id: strawberry.Private[uuid.UUID]
 
@@ -115,6 +120,7 @@ class StudyRoom:
             invite_code=rooms.visible_invite_code(actor, room),
             created_at=room.created_at,
             closed_at=room.closed_at,
+            timer=FocusTimer.of(timer.room_timer(room)),
             subject_id=room.subject_id,
             host_id=room.host_id,
         )

@@ -13,6 +13,7 @@ from tests.helpers.factories import Account
 
 ROOM_FIELDS = (
     "id name isPublic capacity inviteCode createdAt closedAt subject { id name } host { id } "
+    "timer { phase endsAt round } "
     "members { user { id name } online status focusSeconds joinedAt }"
 )
 CREATE_ROOM = f"mutation($input: StudyRoomInput!) {{ createStudyRoom(input: $input) {{ {ROOM_FIELDS} }} }}"
