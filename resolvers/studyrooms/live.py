@@ -38,6 +38,7 @@ from core.db import after_commit, read_session
 from models.base import utcnow
 from models.studyrooms import StudyRoom, StudyRoomMember, StudyRoomMessage
 from resolvers.studyrooms.access import member_room
+from resolvers.studyrooms.focus import online_span
 from resolvers.studyrooms.loaders import current_members
 
 SNAPSHOT_MESSAGES = 50
@@ -103,7 +104,7 @@ async def follow_room(actor: Actor, room_id: uuid.UUID) -> RoomEvents:
 
 
 async def _room_events(room_id: uuid.UUID, user: UserActor) -> RoomEvents:
-    async with presence_lease(room_id, user.user_id):
+    async with presence_lease(room_id, user.user_id), online_span(room_id, user.user_id):
         while True:
             try:
                 async for item in _room_pass(room_id, user):

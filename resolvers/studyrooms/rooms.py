@@ -9,6 +9,7 @@ Capacity holds under concurrent joins because every join locks the room row befo
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,8 +29,9 @@ from models.studyrooms import (
     StudyRoom,
     StudyRoomMember,
 )
-from resolvers.studyrooms import live
+from resolvers.studyrooms import focus, live
 from resolvers.studyrooms.access import ROOM, current_membership, member_room
+from resolvers.studyrooms.loaders import current_members
 
 NO_SUCH_SUBJECT = "No such subject"
 # 12 URL-safe characters, 72 bits: far beyond guessing.
@@ -138,11 +140,30 @@ async def join_room(
         db.add(member)
     else:
         member.joined_at = utcnow()
+        # A new member-session: its focus time counts (and is recorded) afresh.
         member.left_at = None
         member.status = None
+        member.focus_seconds = 0
     await db.flush()
     live.emit(db, room_id, live.MemberJoined(member=live.MemberView.of(member)))
     return room, True
+
+
+async def _end_member_session(
+    db: AsyncSession, room: StudyRoom, member: StudyRoomMember, now: datetime
+) -> None:
+    await focus.settle_open_span(room, member, now)
+    await focus.record_session(db, room, member, now)
+
+
+async def _close(db: AsyncSession, room: StudyRoom, now: datetime) -> None:
+    """Ends every current member's session (their focus time recorded) and closes the room."""
+    (members,) = await current_members(db, [room.id])
+    for member in members:
+        await _end_member_session(db, room, member, now)
+    room.closed_at = now
+    await db.flush()
+    live.emit(db, room.id, live.RoomClosed(closed_at=now))
 
 
 async def leave_room(db: AsyncSession, actor: Actor, room_id: uuid.UUID) -> tuple[StudyRoom, StudyRoomMember]:
@@ -150,12 +171,13 @@ async def leave_room(db: AsyncSession, actor: Actor, room_id: uuid.UUID) -> tupl
     user, room = await member_room(db, actor, room_id, lock=True)
     member = await current_membership(db, room_id, user.user_id)
     assert member is not None
-    member.left_at = utcnow()
+    now = utcnow()
+    await _end_member_session(db, room, member, now)
+    member.left_at = now
+    await db.flush()
     live.emit(db, room_id, live.MemberLeft(user_id=user.user_id))
     if room.host_id == user.user_id and room.closed_at is None:
-        room.closed_at = member.left_at
-        live.emit(db, room_id, live.RoomClosed(closed_at=room.closed_at))
-    await db.flush()
+        await _close(db, room, now)
     return room, member
 
 
@@ -166,9 +188,7 @@ async def close_room(db: AsyncSession, actor: Actor, room_id: uuid.UUID) -> tupl
         raise Forbidden("Only the host closes a study room")
     if room.closed_at is not None:
         return room, False
-    room.closed_at = utcnow()
-    await db.flush()
-    live.emit(db, room_id, live.RoomClosed(closed_at=room.closed_at))
+    await _close(db, room, utcnow())
     return room, True
 
 

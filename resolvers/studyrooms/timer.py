@@ -7,8 +7,7 @@ boundary: one arq job per boundary, deferred until it and idempotent by its id, 
 """
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,47 +16,14 @@ from core.errors import BadInput, Forbidden
 from core.jobs import enqueue_after_commit
 from core.redis import redis
 from models.base import utcnow
-from models.studyrooms import MAX_BREAK_MINUTES, MAX_FOCUS_MINUTES, StudyRoom, TimerPhase
+from models.studyrooms import MAX_BREAK_MINUTES, MAX_FOCUS_MINUTES, StudyRoom
 from resolvers.studyrooms import live
 from resolvers.studyrooms.access import open_member_room
+from resolvers.studyrooms.phases import TimerState, boundary, phase_at, timer_at
 
 BOUNDARY_JOB = "studyrooms.timer_boundary"
 # How long the marker that a boundary was announced is kept: far longer than any retry of its job.
 ANNOUNCED_TTL_SECONDS = 24 * 3600
-
-
-@dataclass(frozen=True)
-class TimerState:
-    phase: TimerPhase
-    ends_at: datetime
-    round: int
-    index: int
-
-
-def boundary(started_at: datetime, focus_minutes: int, break_minutes: int, index: int) -> datetime:
-    """Where phase `index` begins."""
-    cycles, in_break = divmod(index, 2)
-    minutes = cycles * (focus_minutes + break_minutes) + (focus_minutes if in_break else 0)
-    return started_at + timedelta(minutes=minutes)
-
-
-def phase_at(started_at: datetime, focus_minutes: int, break_minutes: int, index: int) -> TimerState:
-    """Phase number `index`, with its end."""
-    return TimerState(
-        phase=TimerPhase.BREAK if index % 2 else TimerPhase.FOCUS,
-        ends_at=boundary(started_at, focus_minutes, break_minutes, index + 1),
-        round=index // 2 + 1,
-        index=index,
-    )
-
-
-def timer_at(started_at: datetime, focus_minutes: int, break_minutes: int, now: datetime) -> TimerState:
-    """The phase running at `now` (the first one before the start)."""
-    cycle = timedelta(minutes=focus_minutes + break_minutes)
-    elapsed = max(now - started_at, timedelta(0))
-    cycles = elapsed // cycle
-    in_break = elapsed - cycles * cycle >= timedelta(minutes=focus_minutes)
-    return phase_at(started_at, focus_minutes, break_minutes, 2 * cycles + int(in_break))
 
 
 def room_timer(room: StudyRoom, now: datetime | None = None) -> TimerState | None:

@@ -11,6 +11,7 @@ from core.auth import Actor
 from core.db import read_session
 from resolvers.studyrooms import loaders, rooms, timer
 from resolvers.studyrooms.live import MemberView, MessageView, TimerView
+from resolvers.studyrooms.phases import TimerState
 from schema import fields
 from schema.accounts import User, load_users
 from schema.context import Info
@@ -72,7 +73,7 @@ class FocusTimer:
     )
 
     @classmethod
-    def of(cls, state: timer.TimerState | TimerView | None) -> "FocusTimer | None":
+    def of(cls, state: TimerState | TimerView | None) -> "FocusTimer | None":
         return cls(phase=state.phase, ends_at=state.ends_at, round=state.round) if state else None
 
 
