@@ -19,6 +19,7 @@ from schema.billing import BillingMutation, BillingQuery
 from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
 from schema.errors import DomainErrors, StudyMateSchema
 from schema.limits import depth_limit
+from schema.monitor import MonitorSubscription
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.persisted_queries import PersistedQueries
 from schema.quizzes import QuizzesMutation, QuizzesQuery
@@ -62,6 +63,7 @@ Subscription = merge_types(
         StudySubscription,
         StudyRoomsSubscription,
         NotificationsSubscription,
+        MonitorSubscription,
     ),
 )
 
