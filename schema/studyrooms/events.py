@@ -139,7 +139,7 @@ class MessagesMutation:
         return True
 
     @fields.mutation(
-        "Members of an open room; plain text, 1 to 500 characters, ten at once and then one every 2 s."
+        "Members of an open room; plain text, 1 to 500 characters, ten at once and then one a second."
     )
     async def send_study_room_message(
         self, info: Info, room_id: strawberry.ID, text: str
