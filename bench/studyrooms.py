@@ -92,20 +92,30 @@ async def _listen(member: Member) -> None:
 
 
 async def _talk(
-    member: Member, http: httpx.AsyncClient, seconds: int, sent: dict[str, tuple[str, float]]
+    member: Member,
+    http: httpx.AsyncClient,
+    seconds: int,
+    sent: dict[str, tuple[str, float]],
+    failed: list[str],
 ) -> None:
-    """A message a second, on the second (so a slow answer does not slow the pace down)."""
+    """A message a second, on the second (so a slow answer does not slow the pace down); a send failed in
+    transport is counted in `failed`, not retried."""
     start = time.perf_counter()
     for n in range(seconds):
         await asyncio.sleep(max(0.0, start + n - time.perf_counter()))
         text = uuid.uuid4().hex
         sent[text] = (member.room_id, time.perf_counter())
-        response = await http.post(
-            "/graphql",
-            json={"query": SEND, "variables": {"id": member.room_id, "t": text}},
-            headers={"Authorization": f"Bearer {member.token}"},
-        )
-        if "errors" in response.json():
+        try:
+            response = await http.post(
+                "/graphql",
+                json={"query": SEND, "variables": {"id": member.room_id, "t": text}},
+                headers={"Authorization": f"Bearer {member.token}"},
+            )
+            refused = "errors" in response.json()
+        except httpx.HTTPError as error:
+            refused = True
+            failed.append(type(error).__name__)
+        if refused:
             del sent[text]
 
 
@@ -119,9 +129,10 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     rss_subscribed = api.memory_info().rss
     listeners = [asyncio.create_task(_listen(m)) for m in members]
     sent: dict[str, tuple[str, float]] = {}
+    failed: list[str] = []
     limits = httpx.Limits(max_connections=200)
     async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as http:
-        await asyncio.gather(*(_talk(m, http, args.seconds, sent) for m in members))
+        await asyncio.gather(*(_talk(m, http, args.seconds, sent, failed) for m in members))
     rss_peak = api.memory_info().rss
     await asyncio.sleep(args.drain)
     for task in listeners:
@@ -143,6 +154,8 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
             else:
                 missing += 1
     print(f"rooms: {args.rooms}  members each: {args.members}  messages sent: {len(sent)}")
+    attempted = args.rooms * args.members * args.seconds
+    print(f"sends refused or failed: {attempted - len(sent)} (in transport: {len(failed)})")
     print(f"deliveries: {len(ms)}  missing after {args.drain:.0f} s: {missing}")
     if ms:
         print(
