@@ -1,5 +1,7 @@
 """The Starlette application factory: GraphQL, offline GraphiQL, health, metrics and App Links."""
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -18,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broadcast.hub import start_hub, stop_hub
-from core import ai_providers, health, metrics
+from core import ai_providers, health, metrics, monitor
 from core.asgi import BodyLimit, ForwardedClient, trusted_networks
 from core.db import dispose_engine
 from core.jobs import close_job_queue
@@ -142,9 +144,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await start_hub()
         unregister_kafka_metrics = metrics.register_scrape_hook(scrape_kafka_metrics)
         unregister_dead_letters = metrics.register_scrape_hook(scrape_dead_letters)
+        monitor_reporter = asyncio.create_task(monitor.report_forever(), name="monitor-reporter")
         try:
             yield
         finally:
+            monitor_reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor_reporter
             unregister_dead_letters()
             unregister_kafka_metrics()
             await probe.close()

@@ -1,5 +1,7 @@
 """Enqueueing arq jobs, always after the commit that made them necessary."""
 
+from datetime import datetime
+
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,10 +30,19 @@ async def close_job_queue() -> None:
     _pool = None
 
 
-async def enqueue(name: str, *args: object, job_id: str | None = None) -> None:
-    """A job id makes the enqueue idempotent: arq keeps one job per id while it is queued or kept."""
-    await (await job_queue()).enqueue_job(name, *args, _job_id=job_id)
+async def enqueue(
+    name: str, *args: object, job_id: str | None = None, defer_until: datetime | None = None
+) -> None:
+    """A job id makes the enqueue idempotent: arq keeps one job per id while it is queued or kept.
+    `defer_until` holds the job back until that moment."""
+    await (await job_queue()).enqueue_job(name, *args, _job_id=job_id, _defer_until=defer_until)
 
 
-def enqueue_after_commit(db: AsyncSession, name: str, *args: object, job_id: str | None = None) -> None:
-    after_commit(db, lambda: enqueue(name, *args, job_id=job_id))
+def enqueue_after_commit(
+    db: AsyncSession,
+    name: str,
+    *args: object,
+    job_id: str | None = None,
+    defer_until: datetime | None = None,
+) -> None:
+    after_commit(db, lambda: enqueue(name, *args, job_id=job_id, defer_until=defer_until))

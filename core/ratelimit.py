@@ -145,3 +145,6 @@ APQ_REGISTRATIONS = RateLimit("apq-register", capacity=100, refill_per_second=0.
 # Per user: learning events are taps and focus changes, a few a minute; a client looping on them gets a
 # burst of 60 and then one a second, so nobody can flood a session's analysis and its subscribers.
 LEARNING_EVENTS = RateLimit("learning-event", capacity=60, refill_per_second=1)
+# Per member of a study room: people chat in bursts, so ten at once, then one a second (a lively chat's
+# pace); a client looping on sendStudyRoomMessage cannot flood the room's subscribers.
+STUDY_ROOM_MESSAGES = RateLimit("study-room-message", capacity=10, refill_per_second=1)

@@ -1,6 +1,16 @@
 """All tables, imported so that `SQLModel.metadata` is complete for Alembic and the tests."""
 
-from models import accounts, billing, classroom, notifications, personalization, quizzes, recordings, study
+from models import (
+    accounts,
+    billing,
+    classroom,
+    notifications,
+    personalization,
+    quizzes,
+    recordings,
+    study,
+    studyrooms,
+)
 
 __all__ = [
     "accounts",
@@ -11,4 +21,5 @@ __all__ = [
     "quizzes",
     "recordings",
     "study",
+    "studyrooms",
 ]

@@ -19,6 +19,7 @@ from schema.billing import BillingMutation, BillingQuery
 from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
 from schema.errors import DomainErrors, StudyMateSchema
 from schema.limits import depth_limit
+from schema.monitor import MonitorSubscription
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.persisted_queries import PersistedQueries
 from schema.personalization import PersonalizationQuery
@@ -27,6 +28,7 @@ from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSub
 from schema.response_cache import ResponseCache
 from schema.scalars import SCALAR_OVERRIDES
 from schema.study import StudyMutation, StudyQuery, StudySubscription
+from schema.studyrooms import StudyRoomsMutation, StudyRoomsQuery, StudyRoomsSubscription
 from schema.telemetry import OperationTelemetry
 
 Query = merge_types(
@@ -36,6 +38,7 @@ Query = merge_types(
         ClassroomQuery,
         RecordingsQuery,
         StudyQuery,
+        StudyRoomsQuery,
         QuizzesQuery,
         PersonalizationQuery,
         NotificationsQuery,
@@ -49,6 +52,7 @@ Mutation = merge_types(
         ClassroomMutation,
         RecordingsMutation,
         StudyMutation,
+        StudyRoomsMutation,
         QuizzesMutation,
         NotificationsMutation,
         BillingMutation,
@@ -61,7 +65,9 @@ Subscription = merge_types(
         RecordingsSubscription,
         StudySubscription,
         QuizzesSubscription,
+        StudyRoomsSubscription,
         NotificationsSubscription,
+        MonitorSubscription,
     ),
 )
 

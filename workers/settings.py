@@ -29,6 +29,7 @@ from workers import (
     quiz_generation,
     study,
     study_goals,
+    studyrooms,
 )
 from workers.ingest import Drain
 
@@ -68,6 +69,7 @@ class WorkerSettings:
         func(study.summarize, name="study.summarize", max_tries=study.MAX_TRIES),
         func(quiz_essays.grade_essay, name="quiz.grade_essay", max_tries=quiz_essays.MAX_TRIES),
         func(quiz_generation.generate, name="quiz.generate", max_tries=quiz_generation.MAX_TRIES),
+        func(studyrooms.timer_boundary, name="studyrooms.timer_boundary", max_tries=studyrooms.MAX_TRIES),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(notifications.sweep, name="notification.sweep", second=30, unique=True),

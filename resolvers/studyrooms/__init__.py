@@ -1,0 +1,1 @@
+"""Group study rooms: rooms and membership, the live room, the focus timer."""
