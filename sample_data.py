@@ -1,7 +1,8 @@
-"""Demo accounts, a demo lecture and demo subjects for `studymate dev`, made through the real resolvers and
-only once."""
+"""Demo accounts, a demo lecture, demo subjects and quizzes for `studymate dev`, made through the real
+resolvers and only once."""
 
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -10,9 +11,11 @@ from core.auth import Role, UserActor
 from core.db import transaction
 from models.accounts import User
 from models.classroom import Lecture, TargetAction
+from models.quizzes import KeyPair, Quiz, QuizType
 from models.study import Difficulty, Subject
 from resolvers import accounts, classroom
 from resolvers.classroom import StepDraft, UiTarget
+from resolvers.quizzes.authoring import ChoiceDraft, QuizDraft, create_quiz
 from resolvers.study.subjects import SubjectDraft, create_subject
 
 
@@ -108,6 +111,7 @@ async def ensure_sample_data() -> list[DemoAccount]:
             result.user.role = Role(demo.role)
     await _ensure_demo_lecture()
     await _ensure_demo_subjects()
+    await _ensure_demo_quizzes()
     return list(DEMO_ACCOUNTS)
 
 
@@ -136,3 +140,50 @@ async def _ensure_demo_subjects() -> None:
         for draft in DEMO_SUBJECTS:
             if draft.name.lower() not in existing:
                 await create_subject(db, actor, draft)
+
+
+def _demo_quizzes(subject: Subject) -> list[QuizDraft]:
+    """One quiz of each objective type, so a newcomer can try every answer shape in GraphiQL."""
+    quiz = partial(QuizDraft, subject_id=subject.id, difficulty=Difficulty.EASY, topic="photos")
+    return [
+        quiz(
+            type=QuizType.MULTIPLE_CHOICE,
+            question="Which button attaches a photo in a KakaoTalk chat?",
+            choices=[ChoiceDraft("The + button", True), ChoiceDraft("The bell", False)],
+        ),
+        quiz(
+            type=QuizType.TRUE_FALSE,
+            question="A photo is sent as soon as you tap it in the album.",
+            answer_boolean=False,
+        ),
+        quiz(
+            type=QuizType.SHORT_ANSWER,
+            question="Which button do you tap last to send the photo?",
+            accepted_answers=["Send", "전송"],
+        ),
+        quiz(
+            type=QuizType.FILL_BLANK,
+            question="Tap ___, choose a photo, then tap ___.",
+            blank_answers=[["Album", "앨범"], ["Send", "전송"]],
+        ),
+        quiz(
+            type=QuizType.MATCHING,
+            question="Match each button with what it does.",
+            pairs=[KeyPair(left="+", right="Attach"), KeyPair(left="Send", right="Deliver the message")],
+        ),
+    ]
+
+
+async def _ensure_demo_quizzes() -> None:
+    async with transaction() as db:
+        instructor = await accounts.find_by_email(db, DEMO_ACCOUNTS[1].email)
+        assert isinstance(instructor, User)
+        if (await db.execute(select(col(Quiz.id)).limit(1))).first() is not None:
+            return
+        basics = DEMO_SUBJECTS[0].name.lower()
+        subject = (
+            await db.execute(select(Subject).where(func.lower(col(Subject.name)) == basics))
+        ).scalar_one()
+        actor = UserActor(instructor.id, Role.INSTRUCTOR)
+        for draft in _demo_quizzes(subject):
+            await create_quiz(db, actor, draft)
