@@ -24,8 +24,7 @@ import httpx
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.harness import components, percentile, studymate, wait_until_healthy
-from devstack import free_port
+from bench.harness import one_api, percentile, wait_until_healthy
 
 CONNECT_BATCH = 50
 # Held subscriptions settle (the first pings, the allocator) before the idle figure is read.
@@ -178,12 +177,8 @@ def main() -> None:
     os.environ["LOG_LEVEL"] = "WARNING"
     # One session holds every participant of the benchmark, beyond the default per-session cap.
     os.environ["MAX_PARTICIPANTS_PER_SESSION"] = str(max(args.participants, 200))
-    port = free_port()
-    with (
-        components() as tmp,
-        studymate(["api", "--host", "127.0.0.1", "--port", str(port)], tmp / "api.log") as api,
-    ):
-        asyncio.run(_run(args, f"http://127.0.0.1:{port}", psutil.Process(api.pid)))
+    with one_api() as (url, api):
+        asyncio.run(_run(args, url, psutil.Process(api.pid)))
 
 
 if __name__ == "__main__":

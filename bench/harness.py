@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from core.migrations import ensure_database, upgrade_head
-from devstack import EmbeddedStack
+from devstack import EmbeddedStack, free_port
 
 # Generous: on a shared, loaded machine importing the app alone has taken over 30 s.
 STARTUP_TIMEOUT_SECONDS = 180.0
@@ -73,6 +73,17 @@ def studymate(arguments: Sequence[str], log_path: Path) -> Iterator[subprocess.P
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+@contextmanager
+def one_api() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The components and one `studymate api` on a free port: its URL and its process."""
+    port = free_port()
+    with (
+        components() as tmp,
+        studymate(["api", "--host", "127.0.0.1", "--port", str(port)], tmp / "api.log") as api,
+    ):
+        yield f"http://127.0.0.1:{port}", api
 
 
 def _print_tail(log_path: Path) -> None:

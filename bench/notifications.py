@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.harness import components, percentile, studymate, wait_until_healthy
-from devstack import free_port
+from bench.harness import one_api, percentile, wait_until_healthy
 
 CONNECT_BATCH = 50
 JOBS = 20
@@ -162,12 +161,8 @@ def main() -> None:
     parser.add_argument("--notifications", type=int, default=10000)
     args = parser.parse_args()
     os.environ["LOG_LEVEL"] = "WARNING"
-    port = free_port()
-    with (
-        components() as tmp,
-        studymate(["api", "--host", "127.0.0.1", "--port", str(port)], tmp / "api.log") as api,
-    ):
-        asyncio.run(_run(args, f"http://127.0.0.1:{port}", psutil.Process(api.pid)))
+    with one_api() as (url, api):
+        asyncio.run(_run(args, url, psutil.Process(api.pid)))
 
 
 if __name__ == "__main__":

@@ -22,8 +22,7 @@ import httpx
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.harness import components, percentile, studymate, wait_until_healthy
-from devstack import free_port
+from bench.harness import one_api, percentile, wait_until_healthy
 
 CONNECT_BATCH = 50
 SUBSCRIBE = """
@@ -177,12 +176,8 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late deliveries")
     args = parser.parse_args()
     os.environ["LOG_LEVEL"] = "WARNING"
-    port = free_port()
-    with (
-        components() as tmp,
-        studymate(["api", "--host", "127.0.0.1", "--port", str(port)], tmp / "api.log") as api,
-    ):
-        asyncio.run(_run(args, f"http://127.0.0.1:{port}", psutil.Process(api.pid)))
+    with one_api() as (url, api):
+        asyncio.run(_run(args, url, psutil.Process(api.pid)))
 
 
 if __name__ == "__main__":
