@@ -145,3 +145,6 @@ APQ_REGISTRATIONS = RateLimit("apq-register", capacity=100, refill_per_second=0.
 # Per user: learning events are taps and focus changes, a few a minute; a client looping on them gets a
 # burst of 60 and then one a second, so nobody can flood a session's analysis and its subscribers.
 LEARNING_EVENTS = RateLimit("learning-event", capacity=60, refill_per_second=1)
+# Per user: each phone verification code is an SMS we pay for and a text to someone's phone; three codes,
+# then one more every 200 s (three per ten minutes).
+PHONE_CODES = RateLimit("phone-code", capacity=3, refill_per_second=3 / 600)

@@ -22,6 +22,7 @@ from schema.limits import depth_limit
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.persisted_queries import PersistedQueries
 from schema.personalization import PersonalizationQuery
+from schema.phone import PhoneMutation
 from schema.quizzes import QuizzesMutation, QuizzesQuery, QuizzesSubscription
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
@@ -46,6 +47,7 @@ Mutation = merge_types(
     "Mutation",
     (
         AccountsMutation,
+        PhoneMutation,
         ClassroomMutation,
         RecordingsMutation,
         StudyMutation,
