@@ -21,6 +21,7 @@ from models.accounts import User
 from models.base import utcnow
 from models.notifications import Channel
 from resolvers import notifications, phone
+from resolvers.classroom import starting
 from resolvers.notifications import delivery
 from resolvers.notifications.kinds import language_of
 from resolvers.notifications.pipeline import enqueue_delivery
@@ -190,6 +191,10 @@ CODE_TEXT = {
     "ko": "[StudyMate] 인증 코드: {code} (10분 동안 유효합니다)",
     "en": "[StudyMate] Your verification code: {code} (valid for 10 minutes)",
 }
+
+
+async def notify_session_starting(ctx: dict[str, Any], session_id: str) -> int:
+    return await starting.notify_enrolled(uuid.UUID(session_id))
 
 
 async def sweep(ctx: dict[str, Any]) -> int:

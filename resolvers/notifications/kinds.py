@@ -66,6 +66,19 @@ KINDS: dict[str, Kind] = {
             "en": Template("Your instructor answered", "{session}: {response}"),
         },
     ),
+    "session_starting": Kind(
+        _IN_APP_PUSH_SMS,
+        essential=False,
+        templates={
+            "ko": Template(
+                "실시간 수업이 시작되었습니다",
+                "'{session}' 수업이 지금 시작되었습니다. 참여 코드로 들어오세요.",
+            ),
+            "en": Template(
+                "Your live class has started", "'{session}' has just started. Join with its code."
+            ),
+        },
+    ),
     "summary_ready": Kind(
         _IN_APP_PUSH,
         essential=False,
