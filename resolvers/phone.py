@@ -38,6 +38,18 @@ def _code_hash(user_id: uuid.UUID, phone: str, code: str) -> str:
     return hmac.new(get_settings().secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
+def _shift(user_id: uuid.UUID, nonce: str, digits: str, direction: int) -> str:
+    """Adds (direction 1) or takes away (-1) a keyed pad of digits, one per digit, modulo 10."""
+    message = f"phone-code-pad:{user_id}:{nonce}".encode()
+    pad = hmac.new(get_settings().secret_key.encode(), message, hashlib.sha256).digest()
+    return "".join(str((int(digit) + direction * pad[i]) % 10) for i, digit in enumerate(digits))
+
+
+def open_code(user_id: uuid.UUID, nonce: str, sealed: str) -> str:
+    """The code a `SEND_CODE_JOB` carries sealed."""
+    return _shift(user_id, nonce, sealed, -1)
+
+
 async def _own_user(db: AsyncSession, actor: Actor, *, lock: bool = False) -> User:
     user = await db.get(User, require_user(actor).user_id, with_for_update=lock)
     if user is None:
@@ -60,8 +72,10 @@ async def update_phone(db: AsyncSession, actor: Actor, phone: str, now: datetime
     user.phone_code_expires_at = now + CODE_LIFETIME
     user.phone_code_tries = 0
     user.updated_at = now
-    # The code rides in the job's arguments (Redis, until the job runs): the database keeps only its HMAC.
-    enqueue_after_commit(db, SEND_CODE_JOB, str(user.id), cleaned, code)
+    # The database keeps only the code's HMAC; the job's arguments (in Redis, and in the worker's log) carry
+    # it sealed, for the worker to open.
+    nonce = secrets.token_hex(8)
+    enqueue_after_commit(db, SEND_CODE_JOB, str(user.id), cleaned, nonce, _shift(user.id, nonce, code, 1))
     return user
 
 
@@ -94,7 +108,7 @@ async def verify_phone(actor: Actor, code: str, now: datetime) -> User:
     return user
 
 
-async def code_recipient(db: AsyncSession, user_id: uuid.UUID, phone: str) -> bool:
-    """Whether the code for `phone` is still wanted: the user still has that number, unverified."""
+async def code_recipient(db: AsyncSession, user_id: uuid.UUID, phone: str) -> User | None:
+    """The user, while the code for `phone` is still wanted: they still have that number, unverified."""
     user = await db.get(User, user_id)
-    return user is not None and user.phone == phone and not user.phone_verified
+    return user if user is not None and user.phone == phone and not user.phone_verified else None

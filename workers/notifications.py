@@ -168,20 +168,18 @@ async def _sms(sender: SmsSender, claimed: delivery.Claim) -> str:
     return f"skipped: {reason}"
 
 
-async def send_phone_code(ctx: dict[str, Any], user_id: str, number: str, code: str) -> str:
+async def send_phone_code(ctx: dict[str, Any], user_id: str, number: str, nonce: str, sealed: str) -> str:
     """Texts a phone verification code, unless the user has since changed or verified the number."""
     async with read_session() as db:
-        wanted = await phone.code_recipient(db, uuid.UUID(user_id), number)
-        user = await db.get(User, uuid.UUID(user_id))
-    if not wanted or user is None:
+        user = await phone.code_recipient(db, uuid.UUID(user_id), number)
+    if user is None:
         return "no longer wanted"
     sender = _sms_sender(ctx)
     if sender is None:
         return "skipped: SMS is not configured"
+    code = phone.open_code(user.id, nonce, sealed)
     text = CODE_TEXT[language_of(user.language)].format(code=code)
-    result = await sender.send(
-        Sms(to=number, body=text, message_key=f"phone-code-{user_id}-{_now(ctx).timestamp():.0f}")
-    )
+    result = await sender.send(Sms(to=number, body=text, message_key=f"phone-code-{nonce}"))
     if result is SmsOutcome.UNREACHABLE:
         return "the phone number was refused (invalid or unsubscribed)"
     return "sent"

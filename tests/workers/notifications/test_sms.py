@@ -67,21 +67,24 @@ async def test_a_phone_changed_after_the_notification_is_not_texted(
     assert twilio.sent == []
 
 
-async def test_an_unsubscribed_number_switches_sms_off_at_once(
-    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("refusal", ["unsubscribed", "invalid"])
+async def test_a_refused_number_switches_sms_off_at_once(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch, refusal: str
 ) -> None:
     async with configured_sms(monkeypatch) as twilio:
         account = await make_account()
         await verified_phone(gql, account, twilio, NUMBER)
         assert await _sms_preference(account.user.id)
-        # The recipient replied STOP: Twilio answers error 21610
-        twilio.unsubscribed.add(NUMBER)
+        twilio.sent.clear()
+        # The recipient replied STOP (Twilio's error 21610), or the number is not valid (21211)
+        getattr(twilio, refusal).add(NUMBER)
         [*_, sms] = await notify(account.user.id, "payment_failed", "invoice:4", **FAILED)
         outcome = await deliver(worker_context(utcnow()), str(sms.id))
         assert outcome == "skipped: the phone number was refused (invalid or unsubscribed); SMS is now off"
         # SMS is off: the next notification has no SMS row
         assert not await _sms_preference(account.user.id)
         created = await notify(account.user.id, "payment_failed", "invoice:5", **FAILED)
+    assert twilio.sent == []
     assert [row.channel for row in created] == [Channel.IN_APP, Channel.EMAIL]
     [refused] = await rows(Channel.SMS, account.user.id)
     assert refused.status is NotificationStatus.SKIPPED
