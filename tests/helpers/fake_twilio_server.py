@@ -1,7 +1,8 @@
 """A local Twilio speaking its Messages API: `POST /2010-04-01/Accounts/{sid}/Messages.json`, form-encoded,
 with HTTP Basic auth; 201 with the message's JSON, or Twilio's error JSON.
 
-Numbers in `unsubscribed` answer error 21610 (the recipient replied STOP), numbers in `invalid` 21211.
+Numbers in `unsubscribed` answer error 21610 (the recipient replied STOP), numbers in `invalid` 21211,
+numbers in `failing` a 503 (Twilio down for now).
 """
 
 import base64
@@ -32,6 +33,7 @@ class FakeTwilio:
     sent: list[dict[str, str]] = field(default_factory=list)
     unsubscribed: set[str] = field(default_factory=set)
     invalid: set[str] = field(default_factory=set)
+    failing: set[str] = field(default_factory=set)
 
     def codes_to(self, number: str) -> list[str]:
         """The verification codes texted to `number`, oldest first."""
@@ -63,6 +65,10 @@ def _app(fake: FakeTwilio) -> Starlette:
             return _error(21610, "Attempt to send to unsubscribed recipient")
         if form["To"] in fake.invalid:
             return _error(21211, f"The 'To' number {form['To']} is not a valid phone number.")
+        if form["To"] in fake.failing:
+            return JSONResponse(
+                {"code": 20500, "message": "Internal Server Error", "status": 503}, status_code=503
+            )
         fake.sent.append(form)
         sid = "SM" + uuid.uuid4().hex
         return JSONResponse(

@@ -1,7 +1,7 @@
 """SMS delivery through the twilio SDK against a local Twilio: only to a verified phone, switched off for a
 number Twilio refuses, held in quiet hours, and written to SMS_DIR in development."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -51,6 +51,29 @@ async def test_a_failed_payment_is_texted_to_a_verified_phone_only(
     )
     [row] = await rows(Channel.SMS, verified.user.id)
     assert (row.status, row.attempts) == (NotificationStatus.SENT, 1)
+
+
+async def test_a_failed_send_is_retried_with_backoff_and_a_repeated_event_texts_once(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with configured_sms(monkeypatch) as twilio:
+        account = await make_account()
+        await verified_phone(gql, account, twilio, NUMBER)
+        twilio.sent.clear()
+        twilio.failing.add(NUMBER)
+        now = utcnow()
+        [*_, sms] = await notify(account.user.id, "payment_failed", "invoice:9", now=now, **FAILED)
+        # The same event again (a retried producer) adds nothing
+        assert await notify(account.user.id, "payment_failed", "invoice:9", now=now, **FAILED) == []
+        outcome = await deliver(worker_context(now), str(sms.id))
+        assert outcome.startswith("attempt 1 failed, retrying at")
+        assert "503" in outcome
+        twilio.failing.clear()
+        later = now + timedelta(seconds=30)
+        assert await deliver(worker_context(later), str(sms.id)) == "sent"
+    [row] = await rows(Channel.SMS, account.user.id)
+    assert (row.status, row.attempts) == (NotificationStatus.SENT, 2)
+    assert [m["To"] for m in twilio.sent] == [NUMBER]
 
 
 async def test_a_phone_changed_after_the_notification_is_not_texted(
