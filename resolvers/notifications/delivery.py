@@ -76,6 +76,9 @@ async def claim(
     ]
     if not wanted or (row.kind in preferences.muted_kinds and not essential):
         return _skip(row, "turned off by the user")
+    if row.channel is Channel.SMS and not (user.phone and user.phone_verified):
+        # Only a verified phone gets anything but its code.
+        return _skip(row, "no verified phone")
     until = quiet_hours_end(now, user.timezone, preferences.quiet_hours_start, preferences.quiet_hours_end)
     if until is not None:
         row.deliver_after = until
@@ -84,9 +87,6 @@ async def claim(
     if not essential and await _sent_today(db, row.user_id, now, user.timezone) >= preferences.daily_cap:
         # Dropped, not postponed: the in-app copy holds it, and tomorrow's cap stays tomorrow's.
         return _skip(row, "daily cap reached")
-    if row.channel is Channel.SMS and not (user.phone and user.phone_verified):
-        # Only a verified phone gets anything but its code.
-        return _skip(row, "no verified phone")
     tokens: list[str] = []
     if row.channel is Channel.PUSH:
         tokens = list(
