@@ -48,6 +48,12 @@ async def test_a_texted_code_verifies_the_phone_and_turns_sms_on(
         # and the code cannot be used again
         again = await gql.error(VERIFY_PHONE, {"code": code}, token=account.token)
         assert error_code(again) == "CONFLICT"
+        # The user can turn SMS off again like any channel
+        turn_off = "mutation { updateNotificationPreferences(input: {sms: false}) { sms email } }"
+        assert (await gql.data(turn_off, token=account.token))["updateNotificationPreferences"] == {
+            "sms": False,
+            "email": True,
+        }
     # Nobody else sees the phone
     other = await make_account()
     me = "{ me { profile { phone phoneVerified } } }"
