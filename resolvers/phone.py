@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import text
 from core.auth import Actor, require_user
 from core.db import transaction
 from core.errors import BadInput, Conflict, NotFound
@@ -27,6 +28,7 @@ from models.accounts import User
 from resolvers.notifications.preferences import set_sms
 
 E164 = re.compile(r"\+[1-9]\d{7,14}")
+MAX_PHONE_LENGTH = 16
 CODE_DIGITS = 6
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_CODE_TRIES = 5
@@ -60,7 +62,7 @@ async def _own_user(db: AsyncSession, actor: Actor, *, lock: bool = False) -> Us
 async def update_phone(db: AsyncSession, actor: Actor, phone: str, now: datetime) -> User:
     """Stores the number unverified, with a new code, and queues the code's SMS after the commit.
     Rate limited per user (PHONE_CODES): each code is a text message."""
-    cleaned = (phone or "").strip()
+    cleaned = text.required(phone, "phone", max_length=MAX_PHONE_LENGTH)
     if not E164.fullmatch(cleaned):
         raise BadInput("A phone number in international format, like +821012345678", field="phone")
     user = await _own_user(db, actor, lock=True)
@@ -81,6 +83,7 @@ async def update_phone(db: AsyncSession, actor: Actor, phone: str, now: datetime
 
 async def verify_phone(actor: Actor, code: str, now: datetime) -> User:
     """Marks the phone verified. A wrong try is counted in its own committed transaction before the error."""
+    entered = text.required(code, "code", max_length=CODE_DIGITS)
     error: Conflict | BadInput | None = None
     async with transaction() as db:
         user = await _own_user(db, actor, lock=True)
@@ -91,9 +94,7 @@ async def verify_phone(actor: Actor, code: str, now: datetime) -> User:
             error = Conflict("The code has expired; ask for a new one")
         elif user.phone_code_tries >= MAX_CODE_TRIES:
             error = Conflict("Too many wrong codes; ask for a new one")
-        elif not hmac.compare_digest(
-            _code_hash(user.id, user.phone, (code or "").strip()), user.phone_code_hash
-        ):
+        elif not hmac.compare_digest(_code_hash(user.id, user.phone, entered), user.phone_code_hash):
             user.phone_code_tries += 1
             error = BadInput("That code is not right", field="code")
         else:
