@@ -70,6 +70,8 @@ def _dev(args: argparse.Namespace) -> int:
     if not os.environ.get("SMTP_URL"):
         # So a newcomer sees each email that would be sent: one .eml file each, its subject in the log.
         os.environ.setdefault("MAIL_DIR", str(data_dir / "mail"))
+    if not os.environ.get("TWILIO_ACCOUNT_SID"):
+        os.environ.setdefault("SMS_DIR", str(data_dir / "sms"))
     stack = EmbeddedStack(data_dir, persistent=True, log=_say)
     children: dict[str, subprocess.Popen[bytes]] = {}
     # A launcher may start us with SIGINT ignored (as shells do for background jobs); Ctrl-C must still work.

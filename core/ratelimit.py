@@ -148,3 +148,7 @@ LEARNING_EVENTS = RateLimit("learning-event", capacity=60, refill_per_second=1)
 # Per member of a study room: people chat in bursts, so ten at once, then one a second (a lively chat's
 # pace); a client looping on sendStudyRoomMessage cannot flood the room's subscribers.
 STUDY_ROOM_MESSAGES = RateLimit("study-room-message", capacity=10, refill_per_second=1)
+
+# Per user: each phone verification code is an SMS we pay for and a text to someone's phone; three codes,
+# then one more every 200 s (three per ten minutes).
+PHONE_CODES = RateLimit("phone-code", capacity=3, refill_per_second=3 / 600)

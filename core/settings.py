@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     fcm_project_id: str | None = None
     fcm_base_url: str = "https://fcm.googleapis.com"
     fcm_timeout_seconds: float = 10.0
+    # SMS through Twilio's REST API; without the account, SMS goes to SMS_DIR as text files when that is
+    # set (`studymate dev` sets .data/sms), else it is skipped. TWILIO_BASE_URL points the SDK elsewhere.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    sms_from: str | None = None
+    twilio_base_url: str | None = None
+    sms_dir: str | None = None
+    sms_timeout_seconds: float = 10.0
 
     android_package_name: str = "dev.studymate.app"
     android_cert_fingerprints: StringList = Field(default_factory=list)

@@ -29,6 +29,13 @@ class User(SQLModel, table=True):
     bio: str | None = Field(default=None, max_length=1000)
     timezone: str = Field(default="UTC", max_length=64)
     language: str = Field(default="ko", max_length=16)
+    # E.164; SMS goes to it only once verified (resolvers/accounts_phone.py).
+    phone: str | None = Field(default=None, max_length=16)
+    phone_verified: bool = False
+    # The pending verification code: its HMAC, when it expires, and the wrong tries spent on it.
+    phone_code_hash: str | None = Field(default=None, max_length=64)
+    phone_code_expires_at: datetime | None = timestamp_field()
+    phone_code_tries: int = 0
     total_study_minutes: int = 0
     streak_days: int = 0
     failed_login_count: int = 0

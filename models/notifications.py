@@ -19,6 +19,7 @@ class Channel(StrEnum):
     IN_APP = "IN_APP"
     EMAIL = "EMAIL"
     PUSH = "PUSH"
+    SMS = "SMS"
 
 
 class NotificationStatus(StrEnum):
@@ -84,6 +85,8 @@ class NotificationPreference(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
     email: bool = True
     push: bool = True
+    # Off until the user verifies a phone (verifying turns it on); off again when Twilio refuses the number.
+    sms: bool = False
     # "HH:MM" local to the user's timezone; both or neither.
     quiet_hours_start: str | None = Field(default=None, max_length=5)
     quiet_hours_end: str | None = Field(default=None, max_length=5)

@@ -23,6 +23,7 @@ from schema.monitor import MonitorSubscription
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
 from schema.persisted_queries import PersistedQueries
 from schema.personalization import PersonalizationQuery
+from schema.phone import PhoneMutation
 from schema.quizzes import QuizzesMutation, QuizzesQuery, QuizzesSubscription
 from schema.recordings import RecordingsMutation, RecordingsQuery, RecordingsSubscription
 from schema.response_cache import ResponseCache
@@ -49,6 +50,7 @@ Mutation = merge_types(
     "Mutation",
     (
         AccountsMutation,
+        PhoneMutation,
         ClassroomMutation,
         RecordingsMutation,
         StudyMutation,

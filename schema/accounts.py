@@ -8,6 +8,7 @@ from core import auth
 from core.db import read_session, transaction
 from core.ratelimit import LOGIN, REGISTER, client_key
 from resolvers import accounts
+from schema import fields
 from schema.context import Info
 
 Role = strawberry.enum(auth.Role, name="Role")
@@ -21,6 +22,22 @@ class Profile:
     language: str
     total_study_minutes: int
     streak_days: int
+    owner_id: strawberry.Private[str]
+    stored_phone: strawberry.Private[str | None]
+    stored_phone_verified: strawberry.Private[bool]
+
+    @fields.field("The E.164 phone for SMS; only the user themself sees it (null to others).")
+    def phone(self, info: Info) -> str | None:
+        return self.stored_phone if _is_owner(self.owner_id, info) else None
+
+    @fields.field("Whether the phone was verified by its SMS code; false to others.")
+    def phone_verified(self, info: Info) -> bool:
+        return self.stored_phone_verified and _is_owner(self.owner_id, info)
+
+
+def _is_owner(user_id: str, info: Info) -> bool:
+    viewer = info.context.principal
+    return isinstance(viewer, auth.UserActor) and str(viewer.user_id) == user_id
 
 
 EMAIL_DESCRIPTION = (
@@ -70,6 +87,9 @@ class User:
                 language=user.language,
                 total_study_minutes=user.total_study_minutes,
                 streak_days=user.streak_days,
+                owner_id=str(user.id),
+                stored_phone=user.phone,
+                stored_phone_verified=user.phone_verified,
             ),
         )
 

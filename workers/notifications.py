@@ -3,7 +3,8 @@
 Each job takes ids only and is idempotent (`resolvers.notifications.delivery` claims before sending), so
 arq may run it twice, or two workers may run copies of it, and the email or push still goes out once.
 The clock and the senders come from the worker's context (`ctx["clock"]`, `ctx["email_sender"]`,
-`ctx["push_sender"]`) so tests run the real jobs at any instant and against local servers.
+`ctx["push_sender"]`, `ctx["sms_sender"]`) so tests run the real jobs at any instant and against local
+servers.
 """
 
 import logging
@@ -15,12 +16,16 @@ from typing import Any
 from core.db import read_session, transaction
 from core.email import Email, EmailSender, SendFailed, email_sender
 from core.push import Push, PushOutcome, PushSender, push_sender
+from core.sms import Sms, SmsOutcome, SmsSender, sms_sender, text_of
 from models.accounts import User
 from models.base import utcnow
 from models.notifications import Channel
-from resolvers import notifications
+from resolvers import notifications, phone
+from resolvers.classroom import starting
 from resolvers.notifications import delivery
+from resolvers.notifications.kinds import language_of
 from resolvers.notifications.pipeline import enqueue_delivery
+from resolvers.notifications.preferences import set_sms
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +69,13 @@ def _push_sender(ctx: dict[str, Any]) -> PushSender | None:
     return sender
 
 
+def _sms_sender(ctx: dict[str, Any]) -> SmsSender | None:
+    if "sms_sender" not in ctx:
+        ctx["sms_sender"] = sms_sender()
+    sender: SmsSender | None = ctx["sms_sender"]
+    return sender
+
+
 async def close_senders(ctx: dict[str, Any]) -> None:
     sender = ctx.pop("push_sender", None)
     if sender is not None and hasattr(sender, "aclose"):
@@ -71,11 +83,10 @@ async def close_senders(ctx: dict[str, Any]) -> None:
 
 
 async def deliver(ctx: dict[str, Any], notification_id: str) -> str:
-    """Sends one email or push notification, at most once, or says why it did not."""
-    email, push = _email_sender(ctx), _push_sender(ctx)
-    configured = frozenset(
-        channel for channel, sender in ((Channel.EMAIL, email), (Channel.PUSH, push)) if sender is not None
-    )
+    """Sends one email, push or SMS notification, at most once, or says why it did not."""
+    email, push, sms = _email_sender(ctx), _push_sender(ctx), _sms_sender(ctx)
+    senders = ((Channel.EMAIL, email), (Channel.PUSH, push), (Channel.SMS, sms))
+    configured = frozenset(channel for channel, sender in senders if sender is not None)
     async with transaction() as db:
         claimed = await delivery.claim(db, uuid.UUID(notification_id), _now(ctx), configured)
     if isinstance(claimed, str):
@@ -94,6 +105,9 @@ async def deliver(ctx: dict[str, Any], notification_id: str) -> str:
                 )
             )
             outcome = "sent"
+        elif row.channel is Channel.SMS:
+            assert sms is not None
+            outcome = await _sms(sms, claimed)
         else:
             assert push is not None
             outcome = await _push(push, claimed, _now(ctx))
@@ -135,6 +149,50 @@ async def _push(sender: PushSender, claimed: delivery.Claim, now: datetime) -> s
     async with transaction() as db:
         await delivery.mark_skipped(db, claimed, "every device token was refused")
     return "skipped: every device token was refused"
+
+
+async def _sms(sender: SmsSender, claimed: delivery.Claim) -> str:
+    """Texts the verified phone. A number Twilio refuses for good (invalid, or the recipient sent STOP)
+    switches the user's SMS preference off at once and the delivery is skipped."""
+    row = claimed.notification
+    assert claimed.phone is not None
+    result = await sender.send(
+        Sms(to=claimed.phone, body=text_of(row.title, row.body), message_key=str(row.id))
+    )
+    if result is SmsOutcome.DELIVERED:
+        return "sent"
+    reason = "the phone number was refused (invalid or unsubscribed); SMS is now off"
+    async with transaction() as db:
+        await delivery.mark_skipped(db, claimed, reason)
+        await set_sms(db, row.user_id, False)
+    return f"skipped: {reason}"
+
+
+async def send_phone_code(ctx: dict[str, Any], user_id: str, number: str, nonce: str, sealed: str) -> str:
+    """Texts a phone verification code, unless the user has since changed or verified the number."""
+    async with read_session() as db:
+        user = await phone.code_recipient(db, uuid.UUID(user_id), number)
+    if user is None:
+        return "no longer wanted"
+    sender = _sms_sender(ctx)
+    if sender is None:
+        return "skipped: SMS is not configured"
+    code = phone.open_code(user.id, nonce, sealed)
+    text = CODE_TEXT[language_of(user.language)].format(code=code)
+    result = await sender.send(Sms(to=number, body=text, message_key=f"phone-code-{nonce}"))
+    if result is SmsOutcome.UNREACHABLE:
+        return "the phone number was refused (invalid or unsubscribed)"
+    return "sent"
+
+
+CODE_TEXT = {
+    "ko": "[StudyMate] 인증 코드: {code} (10분 동안 유효합니다)",
+    "en": "[StudyMate] Your verification code: {code} (valid for 10 minutes)",
+}
+
+
+async def notify_session_starting(ctx: dict[str, Any], session_id: str) -> int:
+    return await starting.notify_enrolled(uuid.UUID(session_id))
 
 
 async def sweep(ctx: dict[str, Any]) -> int:

@@ -18,7 +18,9 @@ from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
 from core.settings import Settings
+from resolvers.classroom.starting import SESSION_STARTING_JOB
 from resolvers.notifications.pipeline import DELIVER_JOB
+from resolvers.phone import SEND_CODE_JOB
 from workers import (
     analysis,
     billing,
@@ -63,6 +65,8 @@ class WorkerSettings:
         # Retries of a failed send are new jobs with their own backoff (resolvers.notifications.delivery);
         # arq's own retries cover a worker lost mid-job, and the claim keeps them from sending twice.
         func(notifications.deliver, name=DELIVER_JOB, max_tries=5),
+        func(notifications.send_phone_code, name=SEND_CODE_JOB, max_tries=3),
+        func(notifications.notify_session_starting, name=SESSION_STARTING_JOB, max_tries=5),
         func(analysis.analyze_recording, name="recording.analyze", max_tries=analysis.MAX_TRIES),
         func(billing.refresh_subscription, name="billing.refresh_subscription", max_tries=billing.MAX_TRIES),
         func(help.diagnose_help_request, name="help.diagnose", max_tries=help.MAX_TRIES),

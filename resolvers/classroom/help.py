@@ -138,6 +138,18 @@ async def resolve_help_request(
     request.status = HelpStatus.RESOLVED
     request.resolved_at = utcnow()
     request.resolved_by = require_user(actor).user_id
+    participant = await db.get(Participant, request.participant_id)
+    if request.response and participant is not None and participant.user_id is not None:
+        # The answer reaches a signed-in participant who has since closed the app (SMS for seniors).
+        session = await get_session(db, request.session_id)
+        await notifications.notify(
+            db,
+            participant.user_id,
+            "help_resolved",
+            variables={"session": session.title, "response": request.response},
+            dedupe_key=f"help_resolved:{request.id}",
+            data={"sessionId": str(session.id), "helpRequestId": str(request.id)},
+        )
     return await publish_update(db, request)
 
 

@@ -33,7 +33,7 @@ from models.classroom import (
     Task,
     TaskRecord,
 )
-from resolvers.classroom import live
+from resolvers.classroom import live, starting
 from resolvers.classroom.access import (
     GUEST,
     Action,
@@ -193,6 +193,7 @@ async def control(
             )
             .values(status=ParticipantStatus.ACTIVE)
         )
+        starting.announce_after_commit(db, session)
     elif action is Action.END:
         session.ended_at = utcnow()
     if target is not None:

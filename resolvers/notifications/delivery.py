@@ -1,4 +1,4 @@
-"""The state machine of one email or push delivery, for the worker: claim, then sent, retry or failed.
+"""The state machine of one email, push or SMS delivery, for the worker: claim, then sent, retry or failed.
 
 Each step is one short transaction on the notification's row, locked. A claim moves PENDING to SENDING
 (attempts + 1), so of two workers (or a job and its retry) only one sends; the other finds SENDING or a
@@ -42,6 +42,8 @@ class Claim:
     notification: Notification
     email: str
     device_tokens: list[str]
+    # SMS: the user's verified phone.
+    phone: str | None = None
 
 
 async def claim(
@@ -69,9 +71,14 @@ async def claim(
     preferences = await preferences_of(db, row.user_id)
     kind = KINDS.get(row.kind)
     essential = kind is not None and kind.essential
-    wanted = preferences.email if row.channel is Channel.EMAIL else preferences.push
+    wanted = {Channel.EMAIL: preferences.email, Channel.PUSH: preferences.push, Channel.SMS: preferences.sms}[
+        row.channel
+    ]
     if not wanted or (row.kind in preferences.muted_kinds and not essential):
         return _skip(row, "turned off by the user")
+    if row.channel is Channel.SMS and not (user.phone and user.phone_verified):
+        # Only a verified phone gets anything but its code.
+        return _skip(row, "no verified phone")
     until = quiet_hours_end(now, user.timezone, preferences.quiet_hours_start, preferences.quiet_hours_end)
     if until is not None:
         row.deliver_after = until
@@ -96,7 +103,7 @@ async def claim(
     row.status = NotificationStatus.SENDING
     row.claimed_at = now
     row.attempts += 1
-    return Claim(notification=row, email=user.email, device_tokens=tokens)
+    return Claim(notification=row, email=user.email, device_tokens=tokens, phone=user.phone)
 
 
 def _skip(row: Notification, reason: str) -> str:
@@ -108,7 +115,7 @@ def _skip(row: Notification, reason: str) -> str:
 async def _sent_today(db: AsyncSession, user_id: uuid.UUID, now: datetime, timezone: str) -> int:
     statement = select(func.count()).where(
         col(Notification.user_id) == user_id,
-        col(Notification.channel).in_([Channel.EMAIL.value, Channel.PUSH.value]),
+        col(Notification.channel).in_([Channel.EMAIL.value, Channel.PUSH.value, Channel.SMS.value]),
         col(Notification.status).in_([NotificationStatus.SENDING.value, NotificationStatus.SENT.value]),
         col(Notification.claimed_at) >= local_day_start(now, timezone),
     )

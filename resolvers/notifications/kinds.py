@@ -32,6 +32,8 @@ class Kind:
 
 _IN_APP_EMAIL = (Channel.IN_APP, Channel.EMAIL)
 _IN_APP_PUSH = (Channel.IN_APP, Channel.PUSH)
+# SMS for what a senior must not miss and may not see in an app or an inbox.
+_IN_APP_PUSH_SMS = (Channel.IN_APP, Channel.PUSH, Channel.SMS)
 
 KINDS: dict[str, Kind] = {
     "welcome": Kind(
@@ -54,6 +56,27 @@ KINDS: dict[str, Kind] = {
         templates={
             "ko": Template("{participant}님이 도움을 요청했습니다", "{session}: {message}"),
             "en": Template("{participant} asked for help", "{session}: {message}"),
+        },
+    ),
+    "help_resolved": Kind(
+        _IN_APP_PUSH_SMS,
+        essential=False,
+        templates={
+            "ko": Template("선생님이 답변했습니다", "{session}: {response}"),
+            "en": Template("Your instructor answered", "{session}: {response}"),
+        },
+    ),
+    "session_starting": Kind(
+        _IN_APP_PUSH_SMS,
+        essential=False,
+        templates={
+            "ko": Template(
+                "실시간 수업이 시작되었습니다",
+                "'{session}' 수업이 지금 시작되었습니다. 참여 코드로 들어오세요.",
+            ),
+            "en": Template(
+                "Your live class has started", "'{session}' has just started. Join with its code."
+            ),
         },
     ),
     "summary_ready": Kind(
@@ -89,7 +112,7 @@ KINDS: dict[str, Kind] = {
         },
     ),
     "payment_failed": Kind(
-        _IN_APP_EMAIL,
+        (Channel.IN_APP, Channel.EMAIL, Channel.SMS),
         essential=True,
         templates={
             "ko": Template(

@@ -43,17 +43,21 @@ async def enqueue_delivery(notification_id: uuid.UUID, attempts: int, deliver_af
     )
 
 
-def channels_for(kind: str, policy: Kind, preferences: NotificationPreference) -> list[Channel]:
-    """In-app always; email and push unless turned off, or the kind is muted and may be."""
+def channels_for(
+    kind: str, policy: Kind, preferences: NotificationPreference, *, phone_verified: bool
+) -> list[Channel]:
+    """In-app always; email, push and SMS unless turned off, or the kind is muted and may be; SMS only to
+    a verified phone."""
     muted = kind in preferences.muted_kinds and not policy.essential
-    chosen = []
-    for channel in policy.channels:
-        if channel is Channel.EMAIL and (muted or not preferences.email):
-            continue
-        if channel is Channel.PUSH and (muted or not preferences.push):
-            continue
-        chosen.append(channel)
-    return chosen
+    wanted = {
+        Channel.IN_APP: True,
+        Channel.EMAIL: preferences.email,
+        Channel.PUSH: preferences.push,
+        Channel.SMS: preferences.sms and phone_verified,
+    }
+    return [
+        channel for channel in policy.channels if channel is Channel.IN_APP or (wanted[channel] and not muted)
+    ]
 
 
 async def notify(
@@ -75,12 +79,12 @@ async def notify(
     preferences = await preferences_of(db, user_id)
     rendered = render(policy, user.language, variables)
     now = now or utcnow()
-    # Email and push wait for the end of quiet hours; the worker checks again when it runs.
+    # Email, push and SMS wait for the end of quiet hours; the worker checks again when it runs.
     deferred_to = quiet_hours_end(
         now, user.timezone, preferences.quiet_hours_start, preferences.quiet_hours_end
     )
     created: list[Notification] = []
-    for channel in channels_for(kind, policy, preferences):
+    for channel in channels_for(kind, policy, preferences, phone_verified=user.phone_verified):
         row = Notification(
             id=uuid.uuid4(),
             user_id=user_id,

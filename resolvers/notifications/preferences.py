@@ -44,6 +44,7 @@ KEEP = Keep()
 class PreferencesUpdate:
     email: bool | None = None
     push: bool | None = None
+    sms: bool | None = None
     quiet_hours_start: str | Keep | None = KEEP
     quiet_hours_end: str | Keep | None = KEEP
     daily_cap: int | None = None
@@ -84,6 +85,7 @@ async def update_preferences(
     values = {
         "email": current.email if update.email is None else update.email,
         "push": current.push if update.push is None else update.push,
+        "sms": current.sms if update.sms is None else update.sms,
         "quiet_hours_start": start,
         "quiet_hours_end": end,
         "daily_cap": current.daily_cap if update.daily_cap is None else update.daily_cap,
@@ -99,6 +101,18 @@ async def update_preferences(
     stored = (await db.execute(statement.execution_options(populate_existing=True))).scalar_one()
     assert isinstance(stored, NotificationPreference)
     return stored
+
+
+async def set_sms(db: AsyncSession, user_id: uuid.UUID, on: bool) -> None:
+    """Turns the user's SMS on (a phone just verified) or off (Twilio refused the number)."""
+    now = utcnow()
+    defaults = NotificationPreference(user_id=user_id, muted_kinds=[], sms=on, updated_at=now)
+    statement = (
+        insert(NotificationPreference)
+        .values(defaults.model_dump())
+        .on_conflict_do_update(index_elements=["user_id"], set_={"sms": on, "updated_at": now})
+    )
+    await db.execute(statement)
 
 
 async def register_device(db: AsyncSession, actor: Actor, token: str, platform: Platform) -> bool:

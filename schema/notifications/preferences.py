@@ -14,6 +14,9 @@ from schema.notifications.types import NotificationPreferences, Platform
 class NotificationPreferencesInput:
     email: bool | None = None
     push: bool | None = None
+    sms: bool | None = strawberry.field(
+        default=None, description="Texts to the verified Profile.phone; off until a phone is verified."
+    )
     quiet_hours_start: str | None = strawberry.field(
         default=strawberry.UNSET, description='"HH:MM"; null clears the quiet hours (with the end).'
     )
@@ -25,6 +28,7 @@ class NotificationPreferencesInput:
         return preferences.PreferencesUpdate(
             email=self.email,
             push=self.push,
+            sms=self.sms,
             quiet_hours_start=preferences.KEEP
             if self.quiet_hours_start is strawberry.UNSET
             else self.quiet_hours_start,

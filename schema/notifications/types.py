@@ -59,10 +59,14 @@ class NotificationPreferences:
     in_app: bool = strawberry.field(description="Always on: the inbox keeps every notification.")
     email: bool
     push: bool
+    sms: bool = strawberry.field(
+        description="Texts to the verified Profile.phone; false until a phone is verified, and false again "
+        "when the carrier reports the number invalid or unsubscribed."
+    )
     quiet_hours_start: str | None = strawberry.field(description='"HH:MM", local to Profile.timezone.')
     quiet_hours_end: str | None
     daily_cap: int = strawberry.field(
-        description="Email and push per local day; past it they are dropped (the in-app copy stays). "
+        description="Email, push and SMS per local day; past it they are dropped (the in-app copy stays). "
         "Billing and security notifications are never capped."
     )
     muted_kinds: list[str] = strawberry.field(
@@ -75,6 +79,7 @@ class NotificationPreferences:
             in_app=True,
             email=row.email,
             push=row.push,
+            sms=row.sms,
             quiet_hours_start=row.quiet_hours_start,
             quiet_hours_end=row.quiet_hours_end,
             daily_cap=row.daily_cap,
