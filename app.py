@@ -23,6 +23,7 @@ from broadcast.hub import start_hub, stop_hub
 from core import ai_providers, health, metrics, monitor
 from core.asgi import BodyLimit, ForwardedClient, trusted_networks
 from core.db import dispose_engine
+from core.heap import freeze_startup_heap
 from core.jobs import close_job_queue
 from core.kafka import close_activity_producer, kafka_degraded_reason, scrape_kafka_metrics
 from core.logging import configure_logging, operation_var, request_id_var, user_id_var
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         unregister_kafka_metrics = metrics.register_scrape_hook(scrape_kafka_metrics)
         unregister_dead_letters = metrics.register_scrape_hook(scrape_dead_letters)
         monitor_reporter = asyncio.create_task(monitor.report_forever(), name="monitor-reporter")
+        freeze_startup_heap()
         try:
             yield
         finally:

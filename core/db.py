@@ -8,6 +8,7 @@ transaction has committed; a rollback drops them. The batch reads at the end ser
 import json
 import logging
 import re
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
@@ -17,8 +18,10 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Select, Table, event, select
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from core.response_cache import bump_content_version
 from core.settings import get_settings
@@ -32,6 +35,7 @@ Effect = Callable[[], Awaitable[object]]
 _AFTER_COMMIT = "after_commit"
 _CACHED_WRITE = "wrote_cached_content"
 _FEEDS_CACHED_READS = "feeds_cached_reads"
+_CHECKED_IN_AT = "checked_in_at"
 
 _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
@@ -61,15 +65,37 @@ def engine() -> AsyncEngine:
             settings.database_url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_pool_size,
-            pool_pre_ping=True,
             json_deserializer=_json_loads,
         )
+        ping_when_idle(_engine, settings.database_ping_after_idle_seconds)
         _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
         # Reads run in autocommit: each statement sees its own snapshot, as it would inside a READ
         # COMMITTED transaction, without a BEGIN and a ROLLBACK round trip around every short session.
         reads = _engine.execution_options(isolation_level="AUTOCOMMIT")
         _read_sessionmaker = async_sessionmaker(reads, expire_on_commit=False)
     return _engine
+
+
+def ping_when_idle(async_engine: AsyncEngine, idle_seconds: float) -> None:
+    """SQLAlchemy's pre-ping, for connections that have sat in the pool `idle_seconds` or longer: a
+    connection just checked in is as alive as a ping would prove."""
+    pool = async_engine.sync_engine.pool
+    dialect = async_engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def checked_in(_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def checked_out(connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is None or time.monotonic() - checked_in_at < idle_seconds:
+            return
+        try:
+            dialect.do_ping(connection)
+        except Exception as error:
+            # The pool discards this connection and checks out another (a new one if need be).
+            raise DisconnectionError("connection lost while idle in the pool") from error
 
 
 def sessionmaker() -> async_sessionmaker[AsyncSession]:

@@ -18,6 +18,7 @@ from schema.accounts import AccountsMutation, AccountsQuery
 from schema.billing import BillingMutation, BillingQuery
 from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
 from schema.errors import DomainErrors, StudyMateSchema
+from schema.execution import StudyMateExecutionContext
 from schema.limits import depth_limit
 from schema.monitor import MonitorSubscription
 from schema.notifications import NotificationsMutation, NotificationsQuery, NotificationsSubscription
@@ -107,4 +108,5 @@ def build_schema(settings: Settings | None = None) -> StudyMateSchema:
         subscription=Subscription,
         extensions=_extensions(settings or get_settings()),
         scalar_overrides=SCALAR_OVERRIDES,
+        execution_context_class=StudyMateExecutionContext,
     )

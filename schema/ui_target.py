@@ -1,6 +1,8 @@
 """The UiTarget type and input, shared by recordings (recorded events, analysed steps) and the classroom
 (task steps). Both convert to and from the one stored shape, `models.classroom.UiTarget`."""
 
+from collections.abc import Mapping
+
 import strawberry
 
 from models.classroom import UiTarget as StoredUiTarget
@@ -27,6 +29,21 @@ class UiTarget:
             bounds=target.bounds,
             package_name=target.package_name,
             class_name=target.class_name,
+        )
+        return None if converted == _EMPTY else converted
+
+    @classmethod
+    def from_stored(cls, values: Mapping[str, str] | None) -> "UiTarget | None":
+        """The stored JSON (`StoredUiTarget.stored()`, written by us) without a model per step."""
+        if not values:
+            return None
+        converted = cls(
+            view_id=values.get("view_id"),
+            text=values.get("text"),
+            content_description=values.get("content_description"),
+            bounds=values.get("bounds"),
+            package_name=values.get("package_name"),
+            class_name=values.get("class_name"),
         )
         return None if converted == _EMPTY else converted
 

@@ -14,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core import ai_providers
 from core.db import dispose_engine
+from core.heap import freeze_startup_heap
 from core.jobs import close_job_queue, redis_settings
 from core.logging import configure_logging
 from core.redis import close_redis
@@ -41,6 +42,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     drain = Drain.from_settings()
     ctx["drain"] = drain
     ctx["drain_task"] = asyncio.create_task(drain.run(), name="activity-drain")
+    freeze_startup_heap()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

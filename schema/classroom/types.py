@@ -72,7 +72,19 @@ class Step:
 
     @classmethod
     def from_row(cls, step: rows.Step | rows.StepRecord) -> "Step":
-        return cls.of(live.StepView.of(step))
+        # Straight from the row, not through the event's validated `StepView`: lists read hundreds.
+        return cls(
+            id=strawberry.ID(str(step.id)),
+            order=step.position,
+            title=step.title,
+            description=step.description,
+            target_action=step.target_action,
+            guide_text=step.guide_text,
+            voice_guide_text=step.voice_guide_text,
+            target_hint=UiTarget.from_stored(step.target_hint),
+            version=step.version,
+            removed=step.removed_at is not None,
+        )
 
 
 async def load_step(info: Info, step_id: uuid.UUID | None) -> Step | None:
