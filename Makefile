@@ -3,7 +3,7 @@ PYTHON ?= python3
 # pip may put uv in ~/.local/bin, off PATH; `python3 -m uv` finds it there all the same.
 UV = $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: install dev test fuzz lint format schema bench-peer
+.PHONY: install dev test fuzz lint format schema bench-peer bench
 
 install:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || { \
@@ -38,5 +38,11 @@ schema: install
 
 # StudyMate beside PostGraphile in one sitting (~10 min): PEER_DIR is a copy of ../shared/bench/peer on
 # which ./setup.sh has run. RESPONSE_CACHE=true measures with the response cache.
+# Every performance target beside its reference in one sitting (~15 min on a quiet machine): reads
+# against PostGraphile (PEER_DIR as above, set up on first use), fan-out and memory against the bare
+# websocket ceiling, ingest against the unnest statement alone. Prints a table of targets met.
+bench: install
+	$(UV) run --frozen python -m bench.compare --peer-dir $${PEER_DIR:-/tmp/peer} $(BENCH_ARGS)
+
 bench-peer: install
 	$(UV) run --frozen python -m bench.peer --peer-dir $${PEER_DIR:-/tmp/peer} $(BENCH_ARGS)
