@@ -14,10 +14,11 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from itertools import chain
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
-from sqlalchemy import Select, Table, event, select
+from sqlalchemy import ColumnElement, Select, Table, Uuid, any_, bindparam, event, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -195,6 +196,12 @@ def record_select(fields: Sequence[str], model: type[Any]) -> Select[Any]:
     return select(*(table.c[name] for name in fields))
 
 
+def is_one_of(column: Any, ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """`column = ANY($1::uuid[])`: unlike `IN (…)`, one statement text for any number of keys, so the
+    compiled statement and the connection's prepared statement are reused by every batch."""
+    return cast("ColumnElement[bool]", column == any_(bindparam(None, list(ids), type_=ARRAY(Uuid()))))
+
+
 async def records(db: AsyncSession, make: Callable[..., R], statement: Select[Any]) -> list[R]:
     """`statement`'s rows as `make(*row)`: plain tuples for read paths, no ORM instance per row."""
     # Straight to the connection: the session's ORM execution layer has nothing to add to a Core select.
@@ -205,5 +212,5 @@ async def records(db: AsyncSession, make: Callable[..., R], statement: Select[An
 async def rows_by_ids(db: AsyncSession, model: type[R], ids: Sequence[uuid.UUID]) -> list[R | None]:
     """The rows of `model` (keyed by `id`) for `ids`, None where there is none, in the order of `ids`."""
     table: Any = model
-    rows = (await db.execute(select(table).where(table.id.in_(ids)))).scalars()
+    rows = (await db.execute(select(table).where(is_one_of(table.id, ids)))).scalars()
     return in_key_order(ids, rows, lambda row: row.id)

@@ -20,6 +20,7 @@ from resolvers.classroom.lectures import (
     enroll,
     get_lecture,
     list_lectures,
+    read_lecture,
     update_lecture,
 )
 from resolvers.classroom.loaders import live_steps_by_task
@@ -82,6 +83,7 @@ __all__ = [
     "own_lecture",
     "owns",
     "rate_help",
+    "read_lecture",
     "remove_step",
     "reorder_steps",
     "report_progress",

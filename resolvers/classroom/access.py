@@ -13,7 +13,15 @@ from sqlmodel import col
 
 from core.auth import Actor, ParticipantActor, UserActor, require_user
 from core.errors import Conflict, Forbidden, NotFound, Unauthenticated
-from models.classroom import Lecture, LiveSession, Participant, ParticipantStatus, SessionStatus, Task
+from models.classroom import (
+    Lecture,
+    LectureRecord,
+    LiveSession,
+    Participant,
+    ParticipantStatus,
+    SessionStatus,
+    Task,
+)
 
 # Lectures and tasks.
 
@@ -23,7 +31,7 @@ def owns(actor: Actor, instructor_id: uuid.UUID) -> bool:
     return isinstance(actor, UserActor) and (actor.user_id == instructor_id or actor.is_admin)
 
 
-def can_see_lecture(actor: Actor, lecture: Lecture) -> bool:
+def can_see_lecture(actor: Actor, lecture: Lecture | LectureRecord) -> bool:
     """Active lectures are the public catalogue; archived ones are their owner's alone."""
     return lecture.is_active or owns(actor, lecture.instructor_id)
 

@@ -12,8 +12,9 @@ from core.auth import Actor, Role, require_role, require_user
 from core.errors import Conflict, NotFound
 from core.pagination import Page, paginate
 from models.base import utcnow
-from models.classroom import Enrollment, Lecture, LiveSession, SessionStatus
+from models.classroom import Enrollment, Lecture, LectureRecord, LiveSession, SessionStatus
 from resolvers.classroom.access import Action, can_see_lecture, own_lecture
+from resolvers.classroom.loaders import lectures_by_ids
 from resolvers.classroom.sessions import control
 
 
@@ -75,6 +76,14 @@ async def enroll(db: AsyncSession, actor: Actor, lecture_id: uuid.UUID) -> Lectu
 
 async def get_lecture(db: AsyncSession, actor: Actor, lecture_id: uuid.UUID) -> Lecture:
     lecture = await db.get(Lecture, lecture_id)
+    if lecture is None or not can_see_lecture(actor, lecture):
+        raise NotFound("Lecture")
+    return lecture
+
+
+async def read_lecture(db: AsyncSession, actor: Actor, lecture_id: uuid.UUID) -> LectureRecord:
+    """`get_lecture` for a read: a record, without an ORM instance to build and track."""
+    (lecture,) = await lectures_by_ids(db, [lecture_id])
     if lecture is None or not can_see_lecture(actor, lecture):
         raise NotFound("Lecture")
     return lecture

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from core.db import grouped_by_key, in_key_order, record_select, records, rows_by_ids
+from core.db import grouped_by_key, in_key_order, is_one_of, record_select, records, rows_by_ids
 from models.classroom import (
     Enrollment,
     LectureRecord,
@@ -28,13 +28,13 @@ _STEPS = record_select(StepRecord._fields, Step)
 
 
 async def lectures_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[LectureRecord | None]:
-    found = await records(db, LectureRecord, _LECTURES.where(col(LectureRow.id).in_(ids)))
+    found = await records(db, LectureRecord, _LECTURES.where(is_one_of(LectureRow.id, ids)))
     return in_key_order(ids, found, lambda row: row.id)
 
 
 async def steps_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[StepRecord | None]:
     """Removed steps too: progress and help requests keep pointing at them."""
-    found = await records(db, StepRecord, _STEPS.where(col(Step.id).in_(ids)))
+    found = await records(db, StepRecord, _STEPS.where(is_one_of(Step.id, ids)))
     return in_key_order(ids, found, lambda row: row.id)
 
 
@@ -43,14 +43,14 @@ async def participants_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Pa
 
 
 async def tasks_by_lecture(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> list[list[TaskRecord]]:
-    statement = _TASKS.where(col(Task.lecture_id).in_(lecture_ids)).order_by(
+    statement = _TASKS.where(is_one_of(Task.lecture_id, lecture_ids)).order_by(
         col(Task.created_at), col(Task.id)
     )
     return grouped_by_key(lecture_ids, await records(db, TaskRecord, statement), lambda row: row.lecture_id)
 
 
 async def live_steps_by_task(db: AsyncSession, task_ids: list[uuid.UUID]) -> list[list[StepRecord]]:
-    statement = _STEPS.where(col(Step.task_id).in_(task_ids), col(Step.removed_at).is_(None)).order_by(
+    statement = _STEPS.where(is_one_of(Step.task_id, task_ids), col(Step.removed_at).is_(None)).order_by(
         col(Step.position)
     )
     return grouped_by_key(task_ids, await records(db, StepRecord, statement), lambda row: row.task_id)

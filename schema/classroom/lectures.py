@@ -60,7 +60,7 @@ class LecturesQuery:
     @strawberry.field
     async def lecture(self, info: Info, id: strawberry.ID) -> Lecture | None:
         async with read_session() as db:
-            row = await classroom.get_lecture(db, info.context.actor, parse_id(id, "Lecture"))
+            row = await classroom.read_lecture(db, info.context.actor, parse_id(id, "Lecture"))
         return Lecture.from_row(row)
 
     @strawberry.field
