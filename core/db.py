@@ -5,9 +5,7 @@ effects (pub/sub publishes, job enqueues) are registered with `after_commit` and
 transaction has committed; a rollback drops them. The batch reads at the end serve the DataLoaders.
 """
 
-import json
 import logging
-import re
 import time
 import uuid
 from collections import defaultdict
@@ -16,7 +14,6 @@ from contextlib import asynccontextmanager
 from itertools import chain
 from typing import Any, TypeVar, cast
 
-import orjson
 from sqlalchemy import ColumnElement, Select, Table, Uuid, any_, bindparam, event, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DisconnectionError
@@ -24,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from core import jsonio
 from core.response_cache import bump_content_version
 from core.settings import get_settings
 
@@ -43,21 +41,6 @@ _sessionmaker: async_sessionmaker[AsyncSession] | None = None
 _read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 
-# 19 digits or more may be an integer beyond 64 bits, which orjson would turn into a float.
-_LONG_NUMBER = re.compile(r"\d{19}")
-
-
-def _json_loads(text: str) -> Any:
-    """JSON columns decode with orjson (a step list reads hundreds per request). Whatever it could read
-    differently from the standard library (long integers, NaN) is left to the standard library."""
-    if _LONG_NUMBER.search(text):
-        return json.loads(text)
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
 def engine() -> AsyncEngine:
     global _engine, _sessionmaker, _read_sessionmaker
     if _engine is None:
@@ -66,7 +49,7 @@ def engine() -> AsyncEngine:
             settings.database_url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_pool_size,
-            json_deserializer=_json_loads,
+            json_deserializer=jsonio.loads,
         )
         ping_when_idle(_engine, settings.database_ping_after_idle_seconds)
         _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)

@@ -27,6 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from prometheus_client import Counter, Gauge
 
+from core import jsonio
 from core.redis import redis
 from core.settings import get_settings
 
@@ -95,9 +96,10 @@ def encode_messages(kind: str, events: Sequence[dict[str, Any]]) -> list[bytes]:
     return messages
 
 
-def decode_message(value: bytes) -> tuple[str, list[dict[str, Any]]]:
-    payload = json.loads(value)
-    return payload["kind"], payload["events"]
+def decode_message(value: bytes) -> tuple[str, list[dict[str, Any]], bool]:
+    """The message's kind and events, and whether orjson read them (`core.jsonio.read`)."""
+    payload, exact = jsonio.read(value)
+    return payload["kind"], payload["events"], exact
 
 
 async def ensure_topic(bootstrap_servers: str, topic: str) -> None:

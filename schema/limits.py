@@ -3,8 +3,7 @@ its variables longer than a limit (refusals are Strawberry's HTTPException, 400,
 a GraphQL error with a code), and no deeper than the depth limit."""
 
 import asyncio
-import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cross_web import HTTPException
@@ -20,6 +19,7 @@ from graphql import (
 from strawberry.extensions import QueryDepthLimiter
 from strawberry.http import GraphQLRequestData
 
+from core import jsonio
 from core.errors import BadInput
 
 # Reading a body this large takes long enough to be worth a thread; smaller ones are read in place.
@@ -28,7 +28,7 @@ _THREAD_BODY_BYTES = 64 * 1024
 
 def _parse(body: bytes, max_list_items: int) -> GraphQLRequestData:
     try:
-        data = json.loads(body)
+        data = jsonio.loads(body)
     except (ValueError, RecursionError) as error:
         # ValueError covers malformed JSON and bad UTF-8; RecursionError, nesting deeper than Python's stack.
         raise HTTPException(400, "Unable to parse request body as JSON") from error
@@ -87,12 +87,33 @@ def _dotted(path: _Path) -> str:
     return ".".join(reversed(keys))
 
 
+def _holds_long_list(variables: object, max_items: int) -> bool:
+    """Whether any list in `variables` is longer than `max_items`: `check_variables`'s walk without the
+    paths, which only a refusal needs (a batch of 500 events is read in half the time)."""
+    pending = [variables]
+    while pending:
+        value = pending.pop()
+        items: Iterable[object]
+        if isinstance(value, list):
+            if len(value) > max_items:
+                return True
+            items = value
+        elif isinstance(value, dict):
+            items = value.values()
+        else:
+            continue
+        pending += [item for item in items if isinstance(item, (list, dict))]
+    return False
+
+
 def check_variables(variables: object, max_items: int) -> None:
     """Raises BadInput naming the first list in `variables` longer than `max_items`.
 
     Runs before GraphQL coerces the variables, so an oversized list costs one length check, not a
     coercion of every item. Iterative: the nesting depth of client JSON must not reach Python's stack.
     """
+    if not _holds_long_list(variables, max_items):
+        return
     pending: list[tuple[object, _Path]] = [(variables, None)]
     while pending:
         value, path = pending.pop()

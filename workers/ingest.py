@@ -1,15 +1,16 @@
 """The Kafka drain: activity-log messages into Postgres, in batches, exactly once in effect.
 
-A batch is whatever `getmany` returns. It is written in one transaction with one statement per kind
-(see `resolvers.recordings.ingest.store_events`), and the Kafka offsets are committed only after that
-transaction committed. A crash between the two redelivers the batch, which then inserts nothing new:
-rows are keyed by the client's event id.
+A batch is whatever `getmany` returns. It is written in one transaction with one statement per kind,
+its rows passed to Postgres as one JSON array (`resolvers.recordings.ingest.store_events_json`), and the
+Kafka offsets are committed only after that transaction committed. A crash between the two redelivers
+the batch, which then inserts nothing new: rows are keyed by the client's event id.
 
 Nothing can block the drain. A write that fails because Postgres or the connection failed is retried
 from the same offsets, never skipped. A write that Postgres refuses for the rows' own sake (a data or
-constraint error: a NUL byte, NaN in JSON, a missing column) can never succeed, so the batch is split
-in halves until the refused rows are isolated; those go to the dead-letter table with the error, the
-others are stored, and the offsets move on. A message nobody can read goes there whole.
+constraint error: a NUL byte, NaN in JSON, a missing column) can never succeed, so the batch is written
+again as column arrays (`store_events`, whose errors name the refused value) and split in halves until
+the refused rows are isolated; those go to the dead-letter table with the error, the others are stored,
+and the offsets move on. A message nobody can read goes there whole.
 
 `stop()` lets the batch in hand finish (written and committed) before the consumer leaves its group.
 """
@@ -23,6 +24,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from redis.exceptions import RedisError
@@ -32,7 +34,13 @@ from core.db import transaction
 from core.kafka import DEAD_LETTERS, DRAIN_STATS_KEY, decode_message, ensure_topic
 from core.redis import redis
 from core.settings import get_settings
-from resolvers.recordings.ingest import EVENT_KINDS, DeadLetterDraft, store_dead_letters, store_events
+from resolvers.recordings.ingest import (
+    EVENT_KINDS,
+    DeadLetterDraft,
+    store_dead_letters,
+    store_events,
+    store_events_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +67,19 @@ class Entry:
     position: int
 
 
+@dataclass(frozen=True)
+class Readable:
+    """A message of a known kind holding a list of rows, and those rows as JSON text for Postgres."""
+
+    kind: str
+    rows: list[dict[str, Any]]
+    rows_json: str
+    message: Message
+
+    def entries(self) -> list[Entry]:
+        return [Entry(self.kind, row, self.message, position) for position, row in enumerate(self.rows)]
+
+
 def _escaped(value: bytes | None) -> str | None:
     """Bytes as text Postgres stores whatever they hold: invalid UTF-8 and NUL written as escapes."""
     if value is None:
@@ -78,25 +99,40 @@ def _letter(message: Message, position: int, payload: str, error: str) -> DeadLe
     )
 
 
-def _entries(batch: Batch) -> tuple[list[Entry], list[DeadLetterDraft]]:
-    """The batch's rows, and a dead letter for each message that is not `{"kind": …, "events": [{…}]}`
-    of a known kind."""
-    entries: list[Entry] = []
+def _read(message: Message) -> Readable:
+    """The message's rows; raises ValueError, KeyError or TypeError unless it is `{"kind": …, "events":
+    [{…}]}` of a known kind."""
+    kind, events, exact = decode_message(message.value or b"")
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
+        raise ValueError("events is not a list of objects")
+    # What orjson read it writes back unchanged. What only the json module could read (NaN, an integer
+    # beyond 64 bits) the json module writes back, NaN included, so Postgres refuses what it refused before.
+    rows_json = (
+        orjson.dumps(events).decode()
+        if exact
+        else json.dumps(events, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
+    )
+    return Readable(kind, events, rows_json, message)
+
+
+def _readables(batch: Batch) -> tuple[list[Readable], list[DeadLetterDraft]]:
+    """The batch's messages that hold rows, and a dead letter for each message that is not `{"kind": …,
+    "events": [{…}]}` of a known kind."""
+    readables: list[Readable] = []
     unreadable: list[DeadLetterDraft] = []
     for messages in batch.values():
         for message in messages:
             try:
-                kind, events = decode_message(message.value or b"")
-                if kind not in EVENT_KINDS:
-                    raise ValueError(f"unknown kind {kind!r}")
-                if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
-                    raise ValueError("events is not a list of objects")
+                readable = _read(message)
             except (ValueError, KeyError, TypeError) as error:
                 reason = f"unreadable message: {type(error).__name__}: {error}"
                 unreadable.append(_letter(message, UNREADABLE, _escaped(message.value) or "", reason))
                 continue
-            entries += [Entry(kind, row, message, position) for position, row in enumerate(events)]
-    return entries, unreadable
+            if readable.rows:
+                readables.append(readable)
+    return readables, unreadable
 
 
 def _refused_rows(error: DBAPIError) -> bool:
@@ -134,6 +170,24 @@ async def _store(entries: Sequence[Entry]) -> list[DeadLetterDraft]:
             return [_letter(entry.message, entry.position, payload, _describe(error))]
     middle = len(entries) // 2
     return await _store(entries[:middle]) + await _store(entries[middle:])
+
+
+async def _store_readables(readables: Sequence[Readable]) -> list[DeadLetterDraft]:
+    """Stores the messages' rows with one statement per kind, passed as JSON; when Postgres refuses rows
+    of them, stores them as column arrays through `_store`, which finds and returns the refused ones."""
+    by_kind: dict[str, list[str]] = {}
+    for readable in readables:
+        # Each message's rows without their brackets, so that a kind's rows join into one array.
+        by_kind.setdefault(readable.kind, []).append(readable.rows_json[1:-1])
+    try:
+        async with transaction() as db:
+            for kind, rows in by_kind.items():
+                await store_events_json(db, kind, f"[{','.join(rows)}]")
+        return []
+    except DBAPIError as error:
+        if not _refused_rows(error):
+            raise
+    return await _store([entry for readable in readables for entry in readable.entries()])
 
 
 class Drain:
@@ -203,9 +257,10 @@ class Drain:
             await consumer.stop()
 
     async def _process(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
-        entries, unreadable = _entries(batch)
+        readables, unreadable = _readables(batch)
+        rows = sum(len(readable.rows) for readable in readables)
         started = time.monotonic()
-        if not await self._write(entries, unreadable):
+        if not await self._write(readables, unreadable):
             return
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         try:
@@ -214,17 +269,17 @@ class Drain:
             # The partitions moved to another member during the write; it redelivers, we inserted once.
             logger.info("offsets not committed after a rebalance; the batch will be redelivered")
         elapsed = time.monotonic() - started
-        self.rows_total += len(entries)
+        self.rows_total += rows
         self.busy_seconds += elapsed
-        await self._report(len(entries), elapsed)
+        await self._report(rows, elapsed)
 
-    async def _write(self, entries: list[Entry], unreadable: list[DeadLetterDraft]) -> bool:
+    async def _write(self, readables: list[Readable], unreadable: list[DeadLetterDraft]) -> bool:
         """Stores the batch, its refused rows as dead letters, retrying until both are stored; False if
         stopped first (nothing committed that a redelivery would not repeat harmlessly)."""
         backoff = 0.5
         while True:
             try:
-                letters = unreadable + (await _store(entries) if entries else [])
+                letters = unreadable + (await _store_readables(readables) if readables else [])
                 if letters:
                     async with transaction() as db:
                         new = await store_dead_letters(db, letters)

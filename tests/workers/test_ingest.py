@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.db import read_session
 from core.kafka import ActivityProducer, encode_messages, end_offsets
 from core.settings import get_settings
-from models.recordings import ActivityEvent
+from models.recordings import ActivityEvent, RecordingEvent
 from tests.helpers.classroom import make_classroom
 from tests.helpers.factories import make_account
 from tests.helpers.recordings import (
@@ -92,6 +92,76 @@ async def test_a_resent_batch_stores_nothing_twice(gql, drain) -> None:
     # Then every event is stored once and eventCount counts them once
     assert await stored_events(recording_id) == 6
     assert await event_count(recording_id) == 6
+
+
+async def test_every_column_is_stored_as_it_was_sent(gql, drain) -> None:
+    # Given events with every field, non-ASCII text, an integer beyond 64 bits in their data, and one
+    # typed into a password field
+    owner = await instructor()
+    recording_id = await start_recording(gql, owner)
+    start = datetime.now(UTC).replace(microsecond=250000) - timedelta(minutes=1)
+    data = {"big": 2**70, "ratio": 0.1, "label": "사진 보내기 ✓", "nested": [{"a": None}, True]}
+    full = click(
+        start,
+        className="android.widget.Button",
+        text="보내기",
+        contentDescription="Send\nnow",
+        viewId="com.kakao.talk:id/send",
+        bounds="[0,0][100,50]",
+        data=data,
+    )
+    secret = click(start + timedelta(seconds=1), text="hunter2", viewId="app:id/password_field")
+    # When they are appended and drained
+    await gql.data(APPEND, {"id": recording_id, "events": [full, secret]}, token=owner.token)
+    await wait_until_drained()
+    # Then each row holds exactly what was sent, the secret's text not at all
+    async with read_session() as db:
+        statement = select(RecordingEvent).where(RecordingEvent.recording_id == uuid.UUID(recording_id))
+        rows = (await db.execute(statement.order_by(RecordingEvent.occurred_at))).scalars().all()
+    assert [
+        (
+            str(row.event_id),
+            row.event_type,
+            row.occurred_at,
+            row.package_name,
+            row.class_name,
+            row.text,
+            row.content_description,
+            row.view_id,
+            row.bounds,
+            row.is_sensitive,
+            row.data,
+        )
+        for row in rows
+    ] == [
+        (
+            full["eventId"],
+            "TYPE_VIEW_CLICKED",
+            start,
+            "com.kakao.talk",
+            "android.widget.Button",
+            "보내기",
+            "Send\nnow",
+            "com.kakao.talk:id/send",
+            "[0,0][100,50]",
+            False,
+            data,
+        ),
+        (
+            secret["eventId"],
+            "TYPE_VIEW_CLICKED",
+            start + timedelta(seconds=1),
+            "com.kakao.talk",
+            None,
+            None,
+            None,
+            "app:id/password_field",
+            None,
+            True,
+            None,
+        ),
+    ]
+    assert await event_count(recording_id) == 2
 
 
 async def test_events_page_through_the_timeline(gql, drain) -> None:
