@@ -44,6 +44,7 @@ from broadcast.hub import Resubscribe
 from broadcast.presence import Presence, presence, presence_channel, presence_lease
 from broadcast.streams import SequencedStream, throttled_feed
 from core.auth import Actor
+from core.coalesce import Coalesced
 from core.db import after_commit, read_session
 from core.errors import Forbidden
 from models.base import utcnow
@@ -121,15 +122,42 @@ class Snapshot:
     participants: list[Participant]
 
 
-async def session_snapshot(db: AsyncSession, session_id: uuid.UUID, seen_as: Viewer, seq: int) -> Snapshot:
+async def session_snapshots(
+    db: AsyncSession, session_id: uuid.UUID, viewers: list[Viewer], seq: int
+) -> list[Snapshot]:
+    """The session as each viewer sees it, read once: the participants are everyone for the instructor,
+    and only themselves for a participant."""
     session = await get_session(db, session_id)
     steps = await live_steps(db, session.task_id)
     statement = select(Participant).where(col(Participant.session_id) == session.id)
-    if not seen_as.is_instructor:
-        statement = statement.where(col(Participant.id) == seen_as.participant_id)
+    if not any(viewer.is_instructor for viewer in viewers):
+        statement = statement.where(col(Participant.id).in_({viewer.participant_id for viewer in viewers}))
     participants = list((await db.execute(statement.order_by(col(Participant.joined_at)))).scalars())
     current = await db.get(Step, session.current_step_id) if session.current_step_id else None
-    return Snapshot(seq, utcnow(), session, current, len(steps), participants)
+    at = utcnow()
+    return [
+        Snapshot(
+            seq,
+            at,
+            session,
+            current,
+            len(steps),
+            [p for p in participants if viewer.may_see_participant(p.id)],
+        )
+        for viewer in viewers
+    ]
+
+
+async def _shared_snapshots(session_id: uuid.UUID, viewers: list[Viewer]) -> list[Snapshot]:
+    """For followers that subscribed through a shared reader of the stream before asking: the `seq` and
+    the rows read after all of them asked, so no change after that `seq` is missed by any of them."""
+    seq = await session_stream(session_id).current()
+    async with read_session() as db:
+        return await session_snapshots(db, session_id, viewers, seq)
+
+
+# Phones subscribing at once (a class opening the app together) share one snapshot read.
+_snapshots = Coalesced(_shared_snapshots)
 
 
 @dataclass(frozen=True)
@@ -180,9 +208,7 @@ class Following:
     async def snapshot(self) -> Snapshot:
         """A snapshot at the stream's current `seq`: the caller subscribed to `stream` before, so no
         change after it is missed."""
-        seq = await self.stream.current()
-        async with read_session() as db:
-            return await session_snapshot(db, self.session_id, self.viewer, seq)
+        return await _snapshots(self.session_id, self.viewer)
 
 
 async def follow_session(actor: Actor, session_id: uuid.UUID) -> Following:
@@ -215,7 +241,7 @@ async def _session_pass(
     """One subscription: the snapshot, then the changes after it, until the session has ENDED."""
     async with session_stream(session_id).subscribe() as (seq, events):
         async with read_session() as db:
-            snapshot = await session_snapshot(db, session_id, seen_as, seq)
+            (snapshot,) = await session_snapshots(db, session_id, [seen_as], seq)
         yield snapshot
         if snapshot.session.status is SessionStatus.ENDED:
             return
