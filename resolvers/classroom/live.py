@@ -99,12 +99,22 @@ def step_changed(step: Step, total_steps: int, message: str | None) -> StepChang
     return StepChanged(step=StepView.of(step), total_steps=total_steps, message=message)
 
 
-async def _follower(
-    db: AsyncSession, actor: Actor, session_id: uuid.UUID, *, instructor_only: bool
-) -> Viewer:
-    session = await db.get(LiveSession, session_id)
-    seen_as = await viewer(db, actor, session) if session is not None else None
-    if session is None or seen_as is None or (instructor_only and not seen_as.is_instructor):
+async def _viewers(session_id: uuid.UUID, actors: list[Actor]) -> list[Viewer | None]:
+    """How each actor sees the session (None: not at all), read in one session for all of them."""
+    async with read_session() as db:
+        session = await db.get(LiveSession, session_id)
+        if session is None:
+            return [None for _ in actors]
+        return [await viewer(db, actor, session) for actor in actors]
+
+
+# A class opening the app together is authorised in one read; each actor still on their own.
+_viewer = Coalesced(_viewers)
+
+
+async def _follower(actor: Actor, session_id: uuid.UUID, *, instructor_only: bool) -> Viewer:
+    seen_as = await _viewer(session_id, actor)
+    if seen_as is None or (instructor_only and not seen_as.is_instructor):
         raise Forbidden("You may not follow this session")
     return seen_as
 
@@ -213,9 +223,7 @@ class Following:
 
 async def follow_session(actor: Actor, session_id: uuid.UUID) -> Following:
     """A snapshot, then every change; the stream ends after the session has ENDED."""
-    async with read_session() as db:
-        seen_as = await _follower(db, actor, session_id, instructor_only=False)
-    return Following(seen_as, session_id)
+    return Following(await _follower(actor, session_id, instructor_only=False), session_id)
 
 
 async def _session_events(
@@ -276,8 +284,7 @@ async def follow_help_requests(
     actor: Actor, session_id: uuid.UUID
 ) -> AsyncGenerator[HelpSnapshot | HelpChange, None]:
     """For the session's instructor: the open requests, then each one created, acknowledged or resolved."""
-    async with read_session() as db:
-        await _follower(db, actor, session_id, instructor_only=True)
+    await _follower(actor, session_id, instructor_only=True)
     return _help_events(session_id)
 
 
@@ -303,8 +310,7 @@ async def _help_events(session_id: uuid.UUID) -> AsyncGenerator[HelpSnapshot | H
 
 async def follow_analytics(actor: Actor, session_id: uuid.UUID) -> AsyncGenerator[SessionAnalytics, None]:
     """The session's figures, pushed when they change, at most twice a second."""
-    async with read_session() as db:
-        await _follower(db, actor, session_id, instructor_only=True)
+    await _follower(actor, session_id, instructor_only=True)
     return _analytics(session_id)
 
 
