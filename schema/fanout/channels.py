@@ -4,7 +4,7 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Coroutine, Generator, Hashable
 from contextlib import suppress
 from dataclasses import replace
 from inspect import isawaitable
@@ -178,10 +178,52 @@ async def _send(member: Member, frame: str, ends: bool) -> None:
         await member.finish()
 
 
+class _Rest:
+    """The rest of a coroutine that suspended on `waiting_on`, as an awaitable for a task to run."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting_on: object) -> None:
+        self._coroutine = coroutine
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        step = self._waiting_on
+        while True:
+            try:
+                value = yield step
+            except BaseException as error:  # cancelled while waiting: the coroutine decides
+                try:
+                    step = self._coroutine.throw(error)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    step = self._coroutine.send(value)
+                except StopIteration:
+                    return
+
+
+def _start(send: Coroutine[Any, Any, None]) -> "asyncio.Future[None] | None":
+    """Runs `send` here up to its first suspension, and the rest, if any, in a task. A socket that takes
+    the frame never suspends its send, so a cohort of thousands costs no task per member (nor the garbage
+    of thousands of tasks alive at once), only its slow sockets do."""
+    try:
+        waiting_on = send.send(None)
+    except StopIteration:
+        return None
+    except Exception:
+        logger.exception("fan-out: sending a frame failed")
+        return None
+    return asyncio.ensure_future(_Rest(send, waiting_on))
+
+
 async def _deliver(deliveries: list[tuple[Member, str, bool]]) -> None:
-    if not deliveries:
+    sends: dict[asyncio.Future[None], Member] = {}
+    for member, frame, ends in deliveries:
+        rest = _start(_send(member, frame, ends))
+        if rest is not None:
+            sends[rest] = member
+    if not sends:
         return
-    sends = {asyncio.ensure_future(_send(member, frame, ends)): member for member, frame, ends in deliveries}
     _, slow = await asyncio.wait(sends, timeout=SLOW_SEND_SECONDS)
     for task in slow:
         member = sends[task]
