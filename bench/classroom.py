@@ -24,7 +24,7 @@ import httpx
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.harness import one_api, percentile, wait_until_healthy
+from bench.harness import cpu_seconds, one_api, percentile, wait_until_healthy
 
 CONNECT_BATCH = 50
 # Held subscriptions settle (the first pings, the allocator) before the idle figure is read.
@@ -105,16 +105,20 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     ws_url = api_url.replace("http://", "ws://") + "/graphql"
     rss_idle = api.memory_info().rss
     phones = [Phone(token) for token in tokens]
-    started = time.perf_counter()
+    started, api_cpu = time.perf_counter(), cpu_seconds(api)
     for i in range(0, len(phones), CONNECT_BATCH):
         await asyncio.gather(*(_open(p, ws_url, session_id) for p in phones[i : i + CONNECT_BATCH]))
     connect_seconds = time.perf_counter() - started
+    connect_cpu = cpu_seconds(api) - api_cpu
     rss_subscribed = api.memory_info().rss
     if args.idle:
         await asyncio.sleep(IDLE_SETTLE_SECONDS)
         rss_held = api.memory_info().rss
         await _close(phones)
-        print(f"participants: {len(phones)}  subscriptions opened in {connect_seconds:.1f} s")
+        print(
+            f"participants: {len(phones)}  subscriptions opened in {connect_seconds:.1f} s "
+            f"(api CPU {connect_cpu:.1f} s)"
+        )
         print(
             f"api RSS (MiB): idle {rss_idle / MIB:.0f}  with subscriptions {rss_held / MIB:.0f}  "
             f"per idle subscription {(rss_held - rss_idle) / len(phones) / 1024:.1f} KiB"
@@ -143,7 +147,7 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     early = sum(1 for value in latencies if value < 0)
     ms = [max(0.0, value) * 1000 for value in latencies]
     print(f"participants: {len(phones)}  step changes: {args.steps}  deliveries: {len(ms)}")
-    print(f"subscriptions opened in {connect_seconds:.1f} s")
+    print(f"subscriptions opened in {connect_seconds:.1f} s (api CPU {connect_cpu:.1f} s)")
     print(
         f"latency from mutation return to receipt (ms): p50 {percentile(ms, 0.5):.1f}  "
         f"p99 {percentile(ms, 0.99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy.engine import make_url
 
 from core.migrations import ensure_database, upgrade_head
@@ -102,6 +103,12 @@ async def wait_until_healthy(url: str) -> None:
                 # Not listening yet.
                 pass
             await asyncio.sleep(HEALTH_POLL_SECONDS)
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """The CPU time `process` has used so far (user and system)."""
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

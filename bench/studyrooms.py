@@ -22,7 +22,7 @@ import httpx
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.harness import one_api, percentile, wait_until_healthy
+from bench.harness import cpu_seconds, one_api, percentile, wait_until_healthy
 
 CONNECT_BATCH = 50
 SUBSCRIBE = """
@@ -130,10 +130,12 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     sent: dict[str, tuple[str, float]] = {}
     failed: list[str] = []
     limits = httpx.Limits(max_connections=200)
+    api_cpu = cpu_seconds(api)
     async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as http:
         await asyncio.gather(*(_talk(m, http, args.seconds, sent, failed) for m in members))
     rss_peak = api.memory_info().rss
     await asyncio.sleep(args.drain)
+    api_cpu = cpu_seconds(api) - api_cpu
     for task in listeners:
         task.cancel()
     await asyncio.gather(*(m.socket.close() for m in members if m.socket), return_exceptions=True)
@@ -156,6 +158,10 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     attempted = args.rooms * args.members * args.seconds
     print(f"sends refused or failed: {attempted - len(sent)} (in transport: {len(failed)})")
     print(f"deliveries: {len(ms)}  missing after {args.drain:.0f} s: {missing}")
+    print(
+        f"api CPU while sending and draining: {api_cpu:.1f} s "
+        f"({api_cpu * 1000 / max(len(sent), 1):.2f} ms per message sent)"
+    )
     if ms:
         print(
             f"delivery latency from send to receipt (ms): p50 {percentile(ms, 0.5):.1f}  "

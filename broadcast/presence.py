@@ -5,6 +5,7 @@ a crashed process's leases lapse) or while their last heartbeat is younger than 
 """
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -16,7 +17,6 @@ from datetime import UTC, datetime
 from redis.exceptions import RedisError
 
 from broadcast.events import BroadcastEvent
-from broadcast.hub import publish
 from broadcast.streams import KEY_TTL_SECONDS
 from core.redis import redis
 from core.timers import Timer
@@ -68,20 +68,48 @@ async def presence(session_id: uuid.UUID) -> Presence:
     )
 
 
-async def _touch(session_id: uuid.UUID, zset: str, member: str, participant_id: uuid.UUID) -> None:
+# One round trip per touch: the member's score, the lapsed ones dropped, when the participant was last
+# seen, the keys' expiry, and (when ARGV[6] names a channel) the announcement that presence changed.
+_TOUCH = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[4], ARGV[2])
+for i = 2, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
+"""
+# A lease given back, and announced, in one round trip.
+_RELEASE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+"""
+
+
+def _announcement() -> str:
+    return json.dumps(PresenceChanged().payload(), default=str)
+
+
+async def _touch(
+    session_id: uuid.UUID, zset: str, member: str, participant_id: uuid.UUID, *, announce: bool = False
+) -> None:
     now = time.time()
-    _, _, seen = _presence_keys(session_id)
-    async with redis().pipeline(transaction=False) as pipe:
-        pipe.zadd(zset, {member: now})
-        pipe.zremrangebyscore(zset, "-inf", now - PRESENCE_SECONDS)
-        pipe.hset(seen, str(participant_id), str(now))
-        for key in _presence_keys(session_id):
-            pipe.expire(key, KEY_TTL_SECONDS)
-        await pipe.execute()
-
-
-async def _announce(session_id: uuid.UUID) -> None:
-    await publish(presence_channel(session_id), PresenceChanged().payload())
+    beats, leases, seen = _presence_keys(session_id)
+    channel, payload = (presence_channel(session_id), _announcement()) if announce else ("", "")
+    await redis().eval(  # type: ignore[misc]  # redis-py types eval as sync-or-async
+        _TOUCH,
+        4,
+        zset,
+        seen,
+        beats,
+        leases,
+        member,
+        str(now),
+        str(now - PRESENCE_SECONDS),
+        str(participant_id),
+        str(KEY_TTL_SECONDS),
+        channel,
+        payload,
+    )
 
 
 async def heartbeat(session_id: uuid.UUID, participant_id: uuid.UUID) -> None:
@@ -106,8 +134,7 @@ async def presence_lease(session_id: uuid.UUID, participant_id: uuid.UUID) -> As
             return LEASE_RETRY_SECONDS
         return LEASE_REFRESH_SECONDS
 
-    await _touch(session_id, leases, member, participant_id)
-    await _announce(session_id)
+    await _touch(session_id, leases, member, participant_id, announce=True)
     # A timer, not a task per open subscription: thousands of phones hold a lease each.
     refresher = Timer(refresh, "presence-lease")
     refresher.start(LEASE_REFRESH_SECONDS)
@@ -123,11 +150,17 @@ async def _release(
     session_id: uuid.UUID, leases: str, seen: str, member: str, participant_id: uuid.UUID
 ) -> None:
     try:
-        async with redis().pipeline(transaction=False) as pipe:
-            pipe.zrem(leases, member)
-            pipe.hset(seen, str(participant_id), str(time.time()))
-            await pipe.execute()
-        await _announce(session_id)
+        await redis().eval(  # type: ignore[misc]  # redis-py types eval as sync-or-async
+            _RELEASE,
+            2,
+            leases,
+            seen,
+            member,
+            str(participant_id),
+            str(time.time()),
+            presence_channel(session_id),
+            _announcement(),
+        )
     except RedisError as error:
         # Not refreshed any more, the lease lapses by itself within PRESENCE_SECONDS.
         logger.warning("presence lease release failed: %s", error)

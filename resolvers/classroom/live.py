@@ -44,6 +44,7 @@ from broadcast.hub import Resubscribe
 from broadcast.presence import Presence, presence, presence_channel, presence_lease
 from broadcast.streams import SequencedStream, throttled_feed
 from core.auth import Actor
+from core.coalesce import Coalesced
 from core.db import after_commit, read_session
 from core.errors import Forbidden
 from models.base import utcnow
@@ -98,12 +99,22 @@ def step_changed(step: Step, total_steps: int, message: str | None) -> StepChang
     return StepChanged(step=StepView.of(step), total_steps=total_steps, message=message)
 
 
-async def _follower(
-    db: AsyncSession, actor: Actor, session_id: uuid.UUID, *, instructor_only: bool
-) -> Viewer:
-    session = await db.get(LiveSession, session_id)
-    seen_as = await viewer(db, actor, session) if session is not None else None
-    if session is None or seen_as is None or (instructor_only and not seen_as.is_instructor):
+async def _viewers(session_id: uuid.UUID, actors: list[Actor]) -> list[Viewer | None]:
+    """How each actor sees the session (None: not at all), read in one session for all of them."""
+    async with read_session() as db:
+        session = await db.get(LiveSession, session_id)
+        if session is None:
+            return [None for _ in actors]
+        return [await viewer(db, actor, session) for actor in actors]
+
+
+# A class opening the app together is authorised in one read; each actor still on their own.
+_viewer = Coalesced(_viewers)
+
+
+async def _follower(actor: Actor, session_id: uuid.UUID, *, instructor_only: bool) -> Viewer:
+    seen_as = await _viewer(session_id, actor)
+    if seen_as is None or (instructor_only and not seen_as.is_instructor):
         raise Forbidden("You may not follow this session")
     return seen_as
 
@@ -121,15 +132,42 @@ class Snapshot:
     participants: list[Participant]
 
 
-async def session_snapshot(db: AsyncSession, session_id: uuid.UUID, seen_as: Viewer, seq: int) -> Snapshot:
+async def session_snapshots(
+    db: AsyncSession, session_id: uuid.UUID, viewers: list[Viewer], seq: int
+) -> list[Snapshot]:
+    """The session as each viewer sees it, read once: the participants are everyone for the instructor,
+    and only themselves for a participant."""
     session = await get_session(db, session_id)
     steps = await live_steps(db, session.task_id)
     statement = select(Participant).where(col(Participant.session_id) == session.id)
-    if not seen_as.is_instructor:
-        statement = statement.where(col(Participant.id) == seen_as.participant_id)
+    if not any(viewer.is_instructor for viewer in viewers):
+        statement = statement.where(col(Participant.id).in_({viewer.participant_id for viewer in viewers}))
     participants = list((await db.execute(statement.order_by(col(Participant.joined_at)))).scalars())
     current = await db.get(Step, session.current_step_id) if session.current_step_id else None
-    return Snapshot(seq, utcnow(), session, current, len(steps), participants)
+    at = utcnow()
+    return [
+        Snapshot(
+            seq,
+            at,
+            session,
+            current,
+            len(steps),
+            [p for p in participants if viewer.may_see_participant(p.id)],
+        )
+        for viewer in viewers
+    ]
+
+
+async def _shared_snapshots(session_id: uuid.UUID, viewers: list[Viewer]) -> list[Snapshot]:
+    """For followers that subscribed through a shared reader of the stream before asking: the `seq` and
+    the rows read after all of them asked, so no change after that `seq` is missed by any of them."""
+    seq = await session_stream(session_id).current()
+    async with read_session() as db:
+        return await session_snapshots(db, session_id, viewers, seq)
+
+
+# Phones subscribing at once (a class opening the app together) share one snapshot read.
+_snapshots = Coalesced(_shared_snapshots)
 
 
 @dataclass(frozen=True)
@@ -180,16 +218,12 @@ class Following:
     async def snapshot(self) -> Snapshot:
         """A snapshot at the stream's current `seq`: the caller subscribed to `stream` before, so no
         change after it is missed."""
-        seq = await self.stream.current()
-        async with read_session() as db:
-            return await session_snapshot(db, self.session_id, self.viewer, seq)
+        return await _snapshots(self.session_id, self.viewer)
 
 
 async def follow_session(actor: Actor, session_id: uuid.UUID) -> Following:
     """A snapshot, then every change; the stream ends after the session has ENDED."""
-    async with read_session() as db:
-        seen_as = await _follower(db, actor, session_id, instructor_only=False)
-    return Following(seen_as, session_id)
+    return Following(await _follower(actor, session_id, instructor_only=False), session_id)
 
 
 async def _session_events(
@@ -215,7 +249,7 @@ async def _session_pass(
     """One subscription: the snapshot, then the changes after it, until the session has ENDED."""
     async with session_stream(session_id).subscribe() as (seq, events):
         async with read_session() as db:
-            snapshot = await session_snapshot(db, session_id, seen_as, seq)
+            (snapshot,) = await session_snapshots(db, session_id, [seen_as], seq)
         yield snapshot
         if snapshot.session.status is SessionStatus.ENDED:
             return
@@ -250,8 +284,7 @@ async def follow_help_requests(
     actor: Actor, session_id: uuid.UUID
 ) -> AsyncGenerator[HelpSnapshot | HelpChange, None]:
     """For the session's instructor: the open requests, then each one created, acknowledged or resolved."""
-    async with read_session() as db:
-        await _follower(db, actor, session_id, instructor_only=True)
+    await _follower(actor, session_id, instructor_only=True)
     return _help_events(session_id)
 
 
@@ -277,8 +310,7 @@ async def _help_events(session_id: uuid.UUID) -> AsyncGenerator[HelpSnapshot | H
 
 async def follow_analytics(actor: Actor, session_id: uuid.UUID) -> AsyncGenerator[SessionAnalytics, None]:
     """The session's figures, pushed when they change, at most twice a second."""
-    async with read_session() as db:
-        await _follower(db, actor, session_id, instructor_only=True)
+    await _follower(actor, session_id, instructor_only=True)
     return _analytics(session_id)
 
 

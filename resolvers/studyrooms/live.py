@@ -9,7 +9,8 @@ through this module.
 """
 
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from sqlmodel import col
 from broadcast.events import BroadcastEvent
 from broadcast.hub import Resubscribe
 from broadcast.presence import presence_lease
+from broadcast.streams import SequencedStream
 from broadcast.studyrooms import (
     MemberJoined,
     MemberLeft,
@@ -44,6 +46,8 @@ from resolvers.studyrooms.loaders import current_members
 SNAPSHOT_MESSAGES = 50
 
 __all__ = [
+    "Audience",
+    "Following",
     "MemberJoined",
     "MemberLeft",
     "MemberStatusChanged",
@@ -55,7 +59,9 @@ __all__ = [
     "RoomSnapshot",
     "TimerChanged",
     "TimerView",
+    "audience",
     "emit",
+    "ends_stream",
     "follow_room",
 ]
 
@@ -96,15 +102,87 @@ async def room_snapshot(db: AsyncSession, room_id: uuid.UUID, seq: int) -> RoomS
     return RoomSnapshot(seq, utcnow(), room, members, await last_messages(db, room_id))
 
 
-async def follow_room(actor: Actor, room_id: uuid.UUID) -> RoomEvents:
+@dataclass(frozen=True)
+class Audience:
+    """All that a member's rendering of one room change depends on (the schema renders a change from this
+    alone). A change shows a user (who joined, who wrote): the user themself, and an admin, see their email
+    in it, so they are its `principal`; every other member sees it as nobody in particular does."""
+
+    principal: UserActor | None
+
+
+EVERYONE = Audience(None)
+
+
+def audience(event: RoomChange, user: UserActor) -> Audience:
+    subject = _subject(event)
+    if subject is not None and (subject == user.user_id or user.is_admin):
+        return Audience(user)
+    return EVERYONE
+
+
+def _subject(event: RoomChange) -> uuid.UUID | None:
+    if isinstance(event, MemberJoined):
+        return event.member.user_id
+    if isinstance(event, RoomMessagePosted):
+        return event.message.author_id
+    return None
+
+
+def ends_stream(event: RoomChange, user: UserActor) -> bool:
+    """The follower's stream is over after the room closes or the follower leaves it."""
+    return isinstance(event, RoomClosed) or (isinstance(event, MemberLeft) and event.user_id == user.user_id)
+
+
+def _final(snapshot: RoomSnapshot, user: UserActor) -> bool:
+    """Nothing follows the snapshot: the room is closed, or the follower is no longer in it."""
+    return snapshot.room.closed_at is not None or all(m.user_id != user.user_id for m in snapshot.members)
+
+
+@dataclass(frozen=True)
+class Following:
+    """An authorised member's view of a room. Either `events()`, the stream read by this follower alone,
+    or `snapshot()` while holding `presence()`, the changes reaching the follower from a shared reader of
+    `stream`."""
+
+    user: UserActor
+    room_id: uuid.UUID
+
+    @property
+    def stream(self) -> SequencedStream:
+        return room_stream(self.room_id)
+
+    def events(self) -> RoomEvents:
+        return _room_events(self.room_id, self.user)
+
+    def presence(self) -> AbstractAsyncContextManager[None]:
+        """What following holds: the member's presence lease and their online span."""
+        return _online(self.room_id, self.user.user_id)
+
+    async def snapshot(self) -> tuple[RoomSnapshot, bool]:
+        """A snapshot at the stream's current `seq` (the caller subscribed to `stream` before, so no change
+        after it is missed), and whether it is the last thing the follower gets."""
+        seq = await self.stream.current()
+        async with read_session() as db:
+            snapshot = await room_snapshot(db, self.room_id, seq)
+        return snapshot, _final(snapshot, self.user)
+
+
+async def follow_room(actor: Actor, room_id: uuid.UUID) -> Following:
     """A snapshot, then every change, for a current member; NOT_FOUND to anyone else."""
     async with read_session() as db:
         user, _ = await member_room(db, actor, room_id)
-    return _room_events(room_id, user)
+    return Following(user, room_id)
+
+
+@asynccontextmanager
+async def _online(room_id: uuid.UUID, user_id: uuid.UUID) -> AsyncIterator[None]:
+    async with presence_lease(room_id, user_id), online_span(room_id, user_id):
+        yield
 
 
 async def _room_events(room_id: uuid.UUID, user: UserActor) -> RoomEvents:
-    async with presence_lease(room_id, user.user_id), online_span(room_id, user.user_id):
+    async with _online(room_id, user.user_id):
         while True:
             try:
                 async for item in _room_pass(room_id, user):
@@ -123,13 +201,11 @@ async def _room_pass(room_id: uuid.UUID, user: UserActor) -> RoomEvents:
         async with read_session() as db:
             snapshot = await room_snapshot(db, room_id, seq)
         yield snapshot
-        if snapshot.room.closed_at is not None or all(m.user_id != user.user_id for m in snapshot.members):
+        if _final(snapshot, user):
             return
         async for event in events:
             if not isinstance(event, RoomChange):
                 raise TypeError(f"{event.type_name} does not belong on a study room's stream")
             yield event
-            if isinstance(event, RoomClosed) or (
-                isinstance(event, MemberLeft) and event.user_id == user.user_id
-            ):
+            if ends_stream(event, user):
                 return

@@ -194,7 +194,7 @@ SESSION_EVENTS = fanout.declare(
         audience=lambda event, viewer: live.audience(_session_change(event), viewer),
         render=lambda event, audience: _change(_session_change(event), audience),
         seq=lambda event: _position(_session_change(event))[0],
-        ends=_ends_session,
+        ends=lambda event, _viewer: _ends_session(event),
         event_name=lambda event: type(event).__name__,
     )
 )

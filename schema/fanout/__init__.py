@@ -13,7 +13,9 @@ authorisation produced. Over a websocket such a subscription becomes a `Member`:
   once per cohort — same document, operation name, variables and viewer scope — and audience key, and
   sends the same serialized frame to every member of it.
 
-The shared execution runs with an anonymous context: nothing about one viewer can reach another.
+The shared execution runs with an anonymous context: nothing about one viewer can reach another. An
+audience key that names one viewer (the subject of a change, who sees their own email in it) runs as that
+viewer, and only that viewer's subscriptions have that key.
 Every other subscription (another field, several root fields, directives on the root field, HTTP) runs
 on Strawberry's ordinary path.
 """

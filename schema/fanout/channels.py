@@ -4,8 +4,9 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Coroutine, Generator, Hashable
 from contextlib import suppress
+from dataclasses import replace
 from inspect import isawaitable
 from typing import Any
 
@@ -39,7 +40,7 @@ class Cohort:
         self._route = first.route
         self._variables = first.variables
         self._operation_name = first.operation_name
-        # Anonymous: the shared execution must not see any one viewer.
+        # Anonymous: the shared execution must not see any one viewer (but the one its audience names).
         self._context = Context(request=first.context.request, response=None, request_id=uuid.uuid4().hex)
         self._payloads: OrderedDict[tuple[int, Hashable], tuple[Any, str]] = OrderedDict()
 
@@ -54,11 +55,15 @@ class Cohort:
         if cached is not None and cached[0] is event:
             return cached[1]
         spec = self._route.spec
+        principal = spec.principal(audience)
+        context = self._context
+        if principal is not None:
+            context = replace(context, principal=principal, loaders={})
         result = execute(
             self._schema,
             self._route.document,
             root_value=spec.render(event, audience),
-            context_value=self._context,
+            context_value=context,
             variable_values=self._variables,
             operation_name=self._operation_name,
         )
@@ -143,8 +148,8 @@ class Channel:
 
     async def _dispatch(self, event: Any) -> None:
         spec = self.spec
-        seq, ends = spec.seq(event), spec.ends(event)
-        deliveries: list[tuple[Member, str]] = []
+        seq = spec.seq(event)
+        deliveries: list[tuple[Member, str, bool]] = []
         for cohort in list(self.cohorts.values()):
             audiences: dict[Hashable, list[Member]] = {}
             for member in cohort.members:
@@ -161,8 +166,8 @@ class Channel:
                     frame = frames.get(frame_key)
                     if frame is None:
                         frame = frames[frame_key] = member.connection.frame(member.operation_id, payload)
-                    deliveries.append((member, frame))
-        await _deliver(deliveries, ends)
+                    deliveries.append((member, frame, spec.ends(event, member.viewer)))
+        await _deliver(deliveries)
 
 
 async def _send(member: Member, frame: str, ends: bool) -> None:
@@ -173,10 +178,52 @@ async def _send(member: Member, frame: str, ends: bool) -> None:
         await member.finish()
 
 
-async def _deliver(deliveries: list[tuple[Member, str]], ends: bool) -> None:
-    if not deliveries:
+class _Rest:
+    """The rest of a coroutine that suspended on `waiting_on`, as an awaitable for a task to run."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting_on: object) -> None:
+        self._coroutine = coroutine
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        step = self._waiting_on
+        while True:
+            try:
+                value = yield step
+            except BaseException as error:  # cancelled while waiting: the coroutine decides
+                try:
+                    step = self._coroutine.throw(error)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    step = self._coroutine.send(value)
+                except StopIteration:
+                    return
+
+
+def _start(send: Coroutine[Any, Any, None]) -> "asyncio.Future[None] | None":
+    """Runs `send` here up to its first suspension, and the rest, if any, in a task. A socket that takes
+    the frame never suspends its send, so a cohort of thousands costs no task per member (nor the garbage
+    of thousands of tasks alive at once), only its slow sockets do."""
+    try:
+        waiting_on = send.send(None)
+    except StopIteration:
+        return None
+    except Exception:
+        logger.exception("fan-out: sending a frame failed")
+        return None
+    return asyncio.ensure_future(_Rest(send, waiting_on))
+
+
+async def _deliver(deliveries: list[tuple[Member, str, bool]]) -> None:
+    sends: dict[asyncio.Future[None], Member] = {}
+    for member, frame, ends in deliveries:
+        rest = _start(_send(member, frame, ends))
+        if rest is not None:
+            sends[rest] = member
+    if not sends:
         return
-    sends = {asyncio.ensure_future(_send(member, frame, ends)): member for member, frame in deliveries}
     _, slow = await asyncio.wait(sends, timeout=SLOW_SEND_SECONDS)
     for task in slow:
         member = sends[task]

@@ -192,7 +192,7 @@ class Member:
             self.after = spec.seq(event)
             payload = await cohort.payload(event, spec.audience(event, self.viewer))
             await self.connection.send_frame(self.connection.frame(self.operation_id, payload))
-            if spec.ends(event):
+            if spec.ends(event, self.viewer):
                 await self.finish()
                 return
         if self._pending is None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, get_operation_ast, parse
 
+from core.auth import Actor
 from core.settings import get_settings
 
 _ROUTES_KEPT = 512
@@ -24,9 +25,13 @@ class Broadcastable:
     audience: Callable[[Any, Any], Hashable]
     render: Callable[[Any, Any], object]
     seq: Callable[[Any], int]
-    # An event after which the stream is over (the field's own path returns after it too).
-    ends: Callable[[Any], bool]
+    # (event, viewer) -> whether the viewer's stream is over after it (the field's own path returns after
+    # it too): the session ended, or the viewer left the room.
+    ends: Callable[[Any, Any], bool]
     event_name: Callable[[Any], str]
+    # audience -> whom the shared execution runs as: nobody, unless the key names one viewer who may see
+    # more of the event than others (their own email, say), and then every member with that key is them.
+    principal: Callable[[Any], Actor] = lambda _audience: None
 
 
 _declared: dict[str, Broadcastable] = {}

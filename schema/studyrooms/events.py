@@ -11,9 +11,11 @@ from typing import Annotated, assert_never
 
 import strawberry
 
+from core import metrics
+from core.auth import Actor, UserActor
 from core.db import transaction
 from resolvers.studyrooms import live, messages
-from schema import fields
+from schema import fanout, fields
 from schema.context import Info
 from schema.ids import parse_id
 from schema.studyrooms.types import FocusTimer, StudyRoom, StudyRoomMember, StudyRoomMessage
@@ -84,20 +86,22 @@ StudyRoomEvent = Annotated[
 ]
 
 
-def _room_event(event: live.RoomSnapshot | live.RoomChange, info: Info) -> StudyRoomEvent:
-    if isinstance(event, live.RoomSnapshot):
-        room = StudyRoom.from_row(event.room, info.context.actor)
-        return StudyRoomSnapshot(
-            seq=event.seq,
-            at=event.at,
-            room=room,
-            members=[StudyRoomMember.from_row(row) for row in event.members],
-            timer=room.timer,
-            messages=[StudyRoomMessage.from_row(row) for row in event.messages],
-        )
-    if event.seq is None or event.at is None:
-        raise ValueError(f"{event.type_name} arrived without seq and at")
-    seq, at = event.seq, event.at
+def _snapshot(snapshot: live.RoomSnapshot, actor: Actor) -> StudyRoomSnapshot:
+    room = StudyRoom.from_row(snapshot.room, actor)
+    return StudyRoomSnapshot(
+        seq=snapshot.seq,
+        at=snapshot.at,
+        room=room,
+        members=[StudyRoomMember.from_row(row) for row in snapshot.members],
+        timer=room.timer,
+        messages=[StudyRoomMessage.from_row(row) for row in snapshot.messages],
+    )
+
+
+def _change(event: live.RoomChange) -> StudyRoomEvent:
+    """A change as every member sees it; what differs between members (a user's email) is resolved below
+    it from the execution's principal, which the fan-out takes from `live.audience`."""
+    seq, at = _position(event)
     if isinstance(event, live.MemberJoined):
         return MemberJoined(seq=seq, at=at, member=StudyRoomMember.from_row(event.member))
     if isinstance(event, live.MemberLeft):
@@ -115,6 +119,43 @@ def _room_event(event: live.RoomSnapshot | live.RoomChange, info: Info) -> Study
     assert_never(event)
 
 
+def _position(event: live.RoomChange) -> tuple[int, datetime]:
+    """A sequenced stream always sets both; an event without them did not come from one."""
+    if event.seq is None or event.at is None:
+        raise ValueError(f"{event.type_name} arrived without seq and at")
+    return event.seq, event.at
+
+
+def _room_change(event: object) -> live.RoomChange:
+    if not isinstance(event, live.RoomChange):
+        raise TypeError(f"{type(event).__name__} does not belong on a study room's stream")
+    return event
+
+
+def _principal(audience: object) -> UserActor | None:
+    assert isinstance(audience, live.Audience)
+    return audience.principal
+
+
+# After its snapshot, `studyRoomEvents` renders each change alone; the audience names the one member (the
+# change's subject, or an admin) whose own email the execution may show.
+STUDY_ROOM_EVENTS = fanout.declare(
+    fanout.Broadcastable(
+        field="studyRoomEvents",
+        audience=lambda event, user: live.audience(_room_change(event), user),
+        render=lambda event, _audience: _change(_room_change(event)),
+        seq=lambda event: _position(_room_change(event))[0],
+        ends=lambda event, user: live.ends_stream(_room_change(event), user),
+        event_name=lambda event: type(event).__name__,
+        principal=_principal,
+    )
+)
+
+
+# Every current member sees a room alike; what differs between them is in the audience.
+_MEMBER = "member"
+
+
 @strawberry.type
 class EventsSubscription:
     @fields.subscription(
@@ -124,10 +165,29 @@ class EventsSubscription:
     async def study_room_events(
         self, info: Info, room_id: strawberry.ID
     ) -> AsyncGenerator[StudyRoomEvent, None]:
-        events = await live.follow_room(info.context.actor, parse_id(room_id, "StudyRoom"))
-        async with aclosing(events) as stream:
-            async for event in stream:
-                yield _room_event(event, info)
+        actor = info.context.actor
+        following = await live.follow_room(actor, parse_id(room_id, "StudyRoom"))
+        member = fanout.joining()
+        if member is not None:
+            # Over a websocket: only the snapshot is this member's own; the changes reach it from the
+            # fan-out, executed once per cohort and audience. A fresh snapshot runs the operation again.
+            if not member.joined:
+                await member.retain(following.presence())
+            await member.join(following.stream, _MEMBER, following.user)
+            snapshot, final = await following.snapshot()
+            member.snapshot_taken(snapshot.seq, final=final)
+            yield _snapshot(snapshot, actor)
+            return
+        async with aclosing(following.events()) as events:
+            async for event in events:
+                if isinstance(event, live.RoomSnapshot):
+                    yield _snapshot(event, actor)
+                    continue
+                executions = metrics.subscription_executions.labels(
+                    STUDY_ROOM_EVENTS.field, type(event).__name__, "subscriber"
+                )
+                executions.inc()
+                yield _change(event)
 
 
 @strawberry.type

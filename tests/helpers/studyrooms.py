@@ -1,15 +1,19 @@
 """What the study-room tests share: rooms made and joined through the real mutations."""
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import func, select
 
-from core.db import read_session
+from core.auth import Role, UserActor, hash_password, issue_access_token
+from core.db import read_session, transaction
+from models.accounts import User
 from models.studyrooms import StudyRoom, StudyRoomMember, StudyRoomMessage
+from resolvers.studyrooms import rooms
 from tests.helpers.client import GraphQLClient, Subscription, subscription
-from tests.helpers.factories import Account
+from tests.helpers.factories import PASSWORD, Account
 
 ROOM_FIELDS = (
     "id name isPublic capacity inviteCode createdAt closedAt subject { id name } host { id } "
@@ -42,6 +46,22 @@ async def join_room(
         "joinStudyRoom"
     ]
     return room
+
+
+async def seat_members(room_id: str, count: int) -> list[Account]:
+    """`count` new users joined to the room in one transaction, sharing one password hash (registering one
+    by one is argon2-bound, and not what a test of many members is about)."""
+    password_hash = await hash_password(PASSWORD)
+    users = [
+        User(email=f"member-{uuid.uuid4().hex[:12]}@example.com", password_hash=password_hash, name=f"M{n}")
+        for n in range(count)
+    ]
+    async with transaction() as db:
+        db.add_all(users)
+        await db.flush()
+        for user in users:
+            await rooms.join_room(db, UserActor(user.id, Role.STUDENT), uuid.UUID(room_id), None)
+    return [Account(user=user, token=issue_access_token(user.id, Role.STUDENT)[0]) for user in users]
 
 
 async def stored_counts() -> tuple[int, int, int]:
