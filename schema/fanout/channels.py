@@ -17,6 +17,7 @@ from core import metrics
 from resolvers.classroom.live import Resubscribe
 from schema.context import Context
 from schema.errors import convert
+from schema.execution import StudyMateExecutionContext
 from schema.fanout.members import Member, Stream
 from schema.fanout.routes import Broadcastable
 
@@ -66,6 +67,7 @@ class Cohort:
             context_value=context,
             variable_values=self._variables,
             operation_name=self._operation_name,
+            executor_class=StudyMateExecutionContext,
         )
         if isawaitable(result):
             result = await result
