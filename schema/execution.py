@@ -207,10 +207,10 @@ class StudyMateExecutionContext(StrawberryGraphQLCoreExecutionContext):
             results = None
         if results is None:
             # Outside the handler, so the errors it reports do not carry the fallback as their context.
-            return self._execute_steps(parent_type, source, path, plan)
+            return self._execute_fields(parent_type, source, path, plan, {}, plain_read=False)
         if not plan.has_resolved:
             return results
-        return self._execute_resolved(parent_type, source, path, plan, results)
+        return self._execute_fields(parent_type, source, path, plan, results, plain_read=True)
 
     def _read_plain(self, source: Any, plan: Plan) -> dict[str, Any]:
         """The object's plain fields in one loop; fields left to graphql-core hold a placeholder."""
@@ -245,38 +245,17 @@ class StudyMateExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 results[response_name] = plain
         return results
 
-    def _execute_resolved(
-        self, parent_type: GraphQLObjectType, source: Any, path: Path, plan: Plan, results: dict[str, Any]
+    def _execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        path: Path,
+        plan: Plan,
+        results: dict[str, Any],
+        plain_read: bool,
     ) -> AwaitableOrValue[dict[str, Any]]:
-        """The fields that take graphql-core's path, into the placeholders `_read_plain` left."""
-        is_awaitable = self.is_awaitable
-        awaitable_fields: list[str] = []
-        try:
-            for response_name, details, plain in plan.steps:
-                if plain is not None:
-                    continue
-                result = self.execute_field(
-                    parent_type, source, details, Path(path, response_name, parent_type.name), None
-                )
-                if result is Undefined:
-                    del results[response_name]
-                    continue
-                results[response_name] = result
-                if is_awaitable(result):
-                    awaitable_fields.append(response_name)
-        except Exception:
-            if awaitable_fields:
-                self.settle_in_background([results[name] for name in awaitable_fields])
-            raise
-        if not awaitable_fields:
-            return results
-        return self._gather_fields(results, awaitable_fields)
-
-    def _execute_steps(
-        self, parent_type: GraphQLObjectType, source: Any, path: Path, plan: Plan
-    ) -> AwaitableOrValue[dict[str, Any]]:
-        """graphql-core's `execute_fields`, field by field, for an object `_read_plain` gave up on."""
-        results: dict[str, Any] = {}
+        """graphql-core's `execute_fields` over the plan: every field but `__typename`, or, when
+        `_read_plain` has filled `results` (`plain_read`), only those it left placeholders for."""
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
@@ -284,10 +263,13 @@ class StudyMateExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if isinstance(plain, str):
                     results[response_name] = plain
                     continue
+                if plain_read and plain is not None:
+                    continue
                 result = self.execute_field(
                     parent_type, source, details, Path(path, response_name, parent_type.name), None
                 )
                 if result is Undefined:
+                    results.pop(response_name, None)
                     continue
                 results[response_name] = result
                 if is_awaitable(result):
