@@ -63,6 +63,7 @@ class Box:
     items: list[Item]
     maybe_items: list[Item | None]
     strict_items: list[Item]
+    odd_items: list[Item | None] = strawberry.field(default_factory=list)
 
     @strawberry.field
     async def async_items(self) -> list[Item]:
@@ -117,7 +118,18 @@ class Query:
             _item(3, size=2**40),
             _item(4, required_hint=None),
         ]
-        return Box(label="broken", items=items, maybe_items=[_item(5, name=None)], strict_items=[])
+        # And each kind of failure alone in a nullable item, so that every one of them is reported.
+        odd = [
+            _item(5, name=None),
+            _item(6, size=2**40),
+            _item(7, ratio=float("nan")),
+            _item(8, required_hint=None),
+            _item(9, active="yes"),
+            _item(10),
+        ]
+        return Box(
+            label="broken", items=items, maybe_items=[_item(5, name=None)], strict_items=[], odd_items=odd
+        )
 
     @strawberry.field
     def unreadable(self) -> list[Item | None]:
@@ -141,6 +153,8 @@ DOCUMENTS = {
     "an error in an async resolver": "{ box { items { id broken name } } }",
     "nulls and bad values in non-null fields": """{ brokenBox { label items { id name size
         requiredHint { bounds } } maybeItems { id name } } }""",
+    "each failure in a nullable item": """{ brokenBox { oddItems { id name size ratio active colour
+        requiredHint { bounds } } } }""",
     "an unreadable attribute": "{ unreadable { id name } }",
 }
 
