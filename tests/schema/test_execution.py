@@ -119,7 +119,7 @@ class Query:
             _item(4, required_hint=None),
         ]
         # And each kind of failure alone in a nullable item, so that every one of them is reported.
-        odd = [
+        odd: list[Item | None] = [
             _item(5, name=None),
             _item(6, size=2**40),
             _item(7, ratio=float("nan")),
