@@ -38,7 +38,7 @@ class Figure(NamedTuple):
     reference: str
     ratio: str
     target: str
-    met: bool | None
+    met: bool
 
 
 def _run(module: str, *arguments: str, env: dict[str, str] | None = None) -> str:
@@ -200,7 +200,7 @@ def main() -> None:
         figures += ingest()
     print("\n| measure | ours | reference | ratio | target | met |\n|---|---|---|---|---|---|")
     for figure in figures:
-        met = "-" if figure.met is None else ("yes" if figure.met else "NO")
+        met = "yes" if figure.met else "NO"
         print(
             f"| {figure.measure} | {figure.ours} | {figure.reference} | {figure.ratio} "
             f"| {figure.target} | {met} |"
