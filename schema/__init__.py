@@ -2,21 +2,15 @@
 
 from collections.abc import Callable
 
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaxAliasesLimiter, SchemaExtension
 from strawberry.tools import merge_types
 
 from core.settings import Settings, get_settings
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.billing import BillingMutation, BillingQuery
 from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
+from schema.documents import DocumentStore, ParsedAndValidated
 from schema.errors import DomainErrors, StudyMateSchema
 from schema.execution import StudyMateExecutionContext
 from schema.limits import depth_limit
@@ -77,27 +71,26 @@ Subscription = merge_types(
 
 def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     """Factories, so every operation gets fresh extension instances."""
-    # The limits' rule classes are made once, here: Strawberry's validation cache keys on the document and
-    # the rule classes, so limiters built per request (each making its rule classes anew) never hit it.
-    limit_rules = [
+    limit_rules: list[type[ASTValidationRule]] = [
         *depth_limit(settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
-    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+    if not settings.graphql_introspection:
+        limit_rules.append(NoSchemaIntrospectionCustomRule)
+    documents = DocumentStore(
+        max_tokens=settings.graphql_max_tokens,
+        limit_rules=limit_rules,
+        max_size=settings.graphql_parser_cache_size,
+    )
+    return [
         OperationTelemetry,
         DomainErrors,
-        lambda: ParserCache(maxsize=settings.graphql_parser_cache_size),
-        lambda: ValidationCache(maxsize=settings.graphql_parser_cache_size),
-        lambda: AddValidationRules(limit_rules),
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: ParsedAndValidated(documents),
         # Stores a persisted query once validation (with every limit's rules) has passed.
         lambda: PersistedQueries(settings),
         # Does nothing unless RESPONSE_CACHE is set (read per request, so tests can turn it on).
         ResponseCache,
     ]
-    if not settings.graphql_introspection:
-        extensions.append(DisableIntrospection)
-    return extensions
 
 
 def build_schema(settings: Settings | None = None) -> StudyMateSchema:

@@ -3,8 +3,9 @@
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 from strawberry import Schema
 from strawberry.extensions import SchemaExtension
@@ -16,15 +17,9 @@ from strawberry.types.graphql import OperationType
 
 from core.errors import DomainError, ErrorCode
 from core.logging import is_sensitive, request_id_var
+from schema.extension_hooks import CachedHooksRunner
 
 logger = logging.getLogger("studymate.errors")
-
-
-@runtime_checkable
-class _ResultWithErrors(Protocol):
-    """Strawberry's and graphql-core's result types alike."""
-
-    errors: list[GraphQLError] | None
 
 
 # graphql-core's prefix for a variable that failed coercion: names only, never the value, up to the colon.
@@ -135,6 +130,11 @@ class StudyMateSchema(Schema):
             operation_extensions,
         )
 
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> CachedHooksRunner:
+        return CachedHooksRunner(execution_context, extensions)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -175,6 +175,6 @@ class DomainErrors(SchemaExtension):
         self._convert_result(result)
         yield
 
-    def _convert_result(self, result: object) -> None:
-        if isinstance(result, _ResultWithErrors) and result.errors:
+    def _convert_result(self, result: GraphQLExecutionResult | StreamExecutionResult | None) -> None:
+        if isinstance(result, ExecutionResult | GraphQLExecutionResult) and result.errors:
             result.errors = [convert(error) for error in result.errors]
