@@ -7,6 +7,7 @@
 - Automatic persisted queries over HTTP and on websocket subscribe, stored in Redis (core/apq.py).
 """
 
+import functools
 import uuid
 from typing import cast
 
@@ -20,7 +21,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.http.parse_content_type import parse_content_type
+from strawberry.http.parse_content_type import parse_content_type as parse_any_content_type
 from strawberry.types.unset import UNSET, UnsetType
 
 from core import metrics
@@ -44,6 +45,10 @@ CSRF_MESSAGE = (
     "This request could be a cross-site request forgery: send a Content-Type such as application/json, "
     "or an Apollo-Require-Preflight header"
 )
+
+
+# Clients send a handful of distinct Content-Type values; parsing one goes through the email package.
+parse_content_type = functools.lru_cache(maxsize=64)(parse_any_content_type)
 
 
 class GraphQLView(GraphQL[Context, None]):
