@@ -56,6 +56,17 @@ async def live_steps_by_task(db: AsyncSession, task_ids: list[uuid.UUID]) -> lis
     return grouped_by_key(task_ids, await records(db, StepRecord, statement), lambda row: row.task_id)
 
 
+async def tasks_with_live_steps_by_lecture(
+    db: AsyncSession, lecture_ids: list[uuid.UUID]
+) -> list[list[tuple[TaskRecord, list[StepRecord]]]]:
+    """Each lecture's tasks with their live steps: the two statements of `tasks_by_lecture` and
+    `live_steps_by_task`, in one session, for a read that wants both."""
+    tasks_of_lectures = await tasks_by_lecture(db, lecture_ids)
+    task_ids = [task.id for tasks in tasks_of_lectures for task in tasks]
+    steps = iter(await live_steps_by_task(db, task_ids) if task_ids else [])
+    return [[(task, next(steps)) for task in tasks] for tasks in tasks_of_lectures]
+
+
 async def live_steps(db: AsyncSession, task_id: uuid.UUID) -> list[Step]:
     """The task's steps in order, removed ones left out, as ORM rows that a mutation may change."""
     statement = (
