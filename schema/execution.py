@@ -9,7 +9,7 @@ So each selection set gets a plan, once per operation, sorting its fields into:
 - plain leaves: Strawberry marks the field's resolver as the default one (no resolver, no field
   extensions, no exception handlers), it takes no arguments, and its type is a scalar or enum. The value
   is read with `getattr` and coerced with the type's own `coerce_output_value` (a `str` for String and
-  ID, a `bool` for Boolean, is already its own output);
+  ID, a `bool` for Boolean, is already its own output, and an enum member's name is looked up);
 - plain objects: the same kind of field returning an object type, completed with its own plan;
 - everything else (resolvers, lists, abstract types, arguments), which takes graphql-core's path.
 
@@ -20,6 +20,7 @@ no side effects, so reading them twice is safe.
 """
 
 from collections.abc import Callable, Sequence
+from enum import EnumMeta
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -34,6 +35,7 @@ from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, Group
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
 from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
 
 # Output values that a coercion returns unchanged: their exact class is checked, not isinstance.
 _IDENTITY_CLASSES: dict[Callable[[Any], Any], type] = {
@@ -50,8 +52,37 @@ class _Fallback(Exception):
 class PlainLeaf(NamedTuple):
     attribute: str
     coerce: Callable[[Any], Any]
-    identity_class: type | None
+    # A value of exactly this class is output as itself, or, with `exact_names`, as its name there.
+    exact_class: type | None
+    exact_names: dict[Any, str] | None
     non_null: bool
+
+
+# Strawberry's enum coercion compares the value with each of the enum's values in turn, through enum
+# properties: the name of each member is worked out once, by that same coercion, per enum type.
+_enum_names: dict[int, tuple[CustomGraphQLEnumType, dict[Any, str]]] = {}
+
+
+def _names_of_members(enum_type: CustomGraphQLEnumType) -> dict[Any, str]:
+    known = _enum_names.get(id(enum_type))
+    if known is None:
+        names: dict[Any, str] = {}
+        member: Any
+        for member in enum_type.wrapped_cls:
+            try:
+                names[member] = enum_type.coerce_output_value(member)
+            except ValueError:
+                # Left to the coercion itself, which raises it again where the value is met.
+                continue
+        known = _enum_names[id(enum_type)] = (enum_type, names)
+    return known[1]
+
+
+def _plain_leaf(attribute: str, leaf: GraphQLLeafType, non_null: bool) -> PlainLeaf:
+    coerce = leaf.coerce_output_value
+    if isinstance(leaf, CustomGraphQLEnumType) and isinstance(leaf.wrapped_cls, EnumMeta):
+        return PlainLeaf(attribute, coerce, leaf.wrapped_cls, _names_of_members(leaf), non_null)
+    return PlainLeaf(attribute, coerce, _IDENTITY_CLASSES.get(coerce), None, non_null)
 
 
 class PlainObject(NamedTuple):
@@ -190,9 +221,7 @@ class StudyMateExecutionContext(StrawberryGraphQLCoreExecutionContext):
         non_null = isinstance(return_type, GraphQLNonNull)
         named = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
         if is_leaf_type(named):
-            leaf: GraphQLLeafType = named
-            coerce = leaf.coerce_output_value
-            return PlainLeaf(definition.python_name, coerce, _IDENTITY_CLASSES.get(coerce), non_null)
+            return _plain_leaf(definition.python_name, named, non_null)
         if isinstance(named, GraphQLObjectType) and named.is_type_of is None:
             plan = self._plan(named, self.collect_subfields(named, details)[0])
             return None if plan.has_resolved else PlainObject(definition.python_name, plan, non_null)
@@ -217,10 +246,10 @@ class StudyMateExecutionContext(StrawberryGraphQLCoreExecutionContext):
         results: dict[str, Any] = {}
         for response_name, _details, plain in plan.steps:
             if plain.__class__ is PlainLeaf:
-                attribute, coerce, identity_class, non_null = plain
+                attribute, coerce, exact_class, exact_names, non_null = plain
                 value = getattr(source, attribute)
-                if value.__class__ is identity_class:
-                    results[response_name] = value
+                if value.__class__ is exact_class:
+                    results[response_name] = value if exact_names is None else exact_names[value]
                 elif value is None:
                     if non_null:
                         raise _Fallback
