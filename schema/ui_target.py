@@ -45,7 +45,8 @@ class UiTarget:
             package_name=values.get("package_name"),
             class_name=values.get("class_name"),
         )
-        return None if converted == _EMPTY else converted
+        # Not the dataclass's ==, which builds two tuples: a step list converts hundreds of these.
+        return None if converted.__dict__ == _EMPTY.__dict__ else converted
 
 
 _EMPTY = UiTarget(
