@@ -1,5 +1,6 @@
 """`/graphql` over HTTP: GET for queries only, CSRF-safe; CORS; operation limits; introspection; GraphiQL."""
 
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -7,10 +8,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from starlette.responses import Response
 
 from app import create_app
 from core.settings import get_settings
+from schema import build_schema
 from schema.graphiql import STATIC_PATH, asset_urls
+from schema.view import GraphQLView
 from tests.helpers.client import GraphQLClient, error_code
 
 ME = "query Me { me { id } }"
@@ -165,3 +169,15 @@ async def test_introspection_can_be_switched_off() -> None:
         "GraphQL introspection has been disabled, but the requested query contained the field '__schema'.",
         "GRAPHQL_VALIDATION_FAILED",
     )
+
+
+def test_a_response_body_holds_what_orjson_refuses_as_the_standard_encoder_writes_it() -> None:
+    # Given a response with an integer beyond 64 bits (a JSON scalar may hold one), and an ordinary one
+    view = GraphQLView(build_schema(), get_settings())
+    long_integer = {"data": {"value": 2**70, "text": "é"}}
+    ordinary = {"data": {"lecture": {"title": "Ünïcode", "order": 3}}}
+    # When they become response bodies and websocket frames
+    bodies = [view.create_response(response, Response()).body for response in (long_integer, ordinary)]
+    # Then both are the JSON the standard encoder reads back to the same value, as bytes and as text
+    assert [json.loads(body) for body in bodies] == [long_integer, ordinary]
+    assert json.loads(view.encode_json(long_integer)) == long_integer
