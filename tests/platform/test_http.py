@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from starlette.responses import Response
+from strawberry.http import GraphQLHTTPResponse
 
 from app import create_app
 from core.settings import get_settings
@@ -174,10 +175,10 @@ async def test_introspection_can_be_switched_off() -> None:
 def test_a_response_body_holds_what_orjson_refuses_as_the_standard_encoder_writes_it() -> None:
     # Given a response with an integer beyond 64 bits (a JSON scalar may hold one), and an ordinary one
     view = GraphQLView(build_schema(), get_settings())
-    long_integer = {"data": {"value": 2**70, "text": "é"}}
-    ordinary = {"data": {"lecture": {"title": "Ünïcode", "order": 3}}}
+    long_integer: GraphQLHTTPResponse = {"data": {"value": 2**70, "text": "é"}}
+    ordinary: GraphQLHTTPResponse = {"data": {"lecture": {"title": "Ünïcode", "order": 3}}}
     # When they become response bodies and websocket frames
-    bodies = [view.create_response(response, Response()).body for response in (long_integer, ordinary)]
+    bodies = [bytes(view.create_response(response, Response()).body) for response in (long_integer, ordinary)]
     # Then both are the JSON the standard encoder reads back to the same value, as bytes and as text
     assert [json.loads(body) for body in bodies] == [long_integer, ordinary]
     assert json.loads(view.encode_json(long_integer)) == long_integer
