@@ -10,6 +10,7 @@ from core.settings import Settings, get_settings
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.billing import BillingMutation, BillingQuery
 from schema.classroom import ClassroomMutation, ClassroomQuery, ClassroomSubscription
+from schema.direct_resolvers import call_resolvers_directly
 from schema.documents import DocumentStore, ParsedAndValidated
 from schema.errors import DomainErrors, StudyMateSchema
 from schema.execution import StudyMateExecutionContext
@@ -95,7 +96,7 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
 
 def build_schema(settings: Settings | None = None) -> StudyMateSchema:
     """The schema with the limits of `settings` (by default the environment's)."""
-    return StudyMateSchema(
+    schema = StudyMateSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -103,3 +104,5 @@ def build_schema(settings: Settings | None = None) -> StudyMateSchema:
         scalar_overrides=SCALAR_OVERRIDES,
         execution_context_class=StudyMateExecutionContext,
     )
+    call_resolvers_directly(schema)
+    return schema

@@ -324,12 +324,11 @@ async def test_session_analytics_are_pushed_when_they_change_at_most_twice_a_sec
         pushes = [first]
         while pushes[-1]["steps"][0]["completedCount"] < 5:
             pushes.append(await event(dashboard, "sessionAnalytics"))
-        assert pushes[-1]["steps"][0] == {
-            "order": 1,
-            "completedCount": 5,
-            "completionRate": 1.0,
-            "bottleneckScore": 0.0,
-        }
+        final = pushes[-1]["steps"][0]
+        assert (final["order"], final["completedCount"], final["completionRate"]) == (1, 5, 1.0)
+        # Everyone completed and nobody asked for help: only the delay term (0.4 x the share of students who
+        # took twice the median) can remain, and how the burst's completions spread depends on the machine.
+        assert 0.0 <= final["bottleneckScore"] <= 0.4
         # And the server computed them at most twice a second (its own clock, not the client's receipt times)
         computed = [datetime.fromisoformat(push["computedAt"]) for push in pushes]
         gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(computed)]
