@@ -84,9 +84,7 @@ class CachedHooksSchema(strawberry.Schema):
 
 
 def _schema(schema_class: type[strawberry.Schema], log: list[str]) -> strawberry.Schema:
-    return schema_class(
-        query=Query, subscription=Subscription, extensions=[lambda: Recorder(log), Quiet]
-    )
+    return schema_class(query=Query, subscription=Subscription, extensions=[lambda: Recorder(log), Quiet])
 
 
 async def _run(schema: strawberry.Schema, document: str) -> list[Any]:
