@@ -9,7 +9,8 @@ So each selection set gets a plan, once per operation, sorting its fields into:
 - plain leaves: Strawberry marks the field's resolver as the default one (no resolver, no field
   extensions, no exception handlers), it takes no arguments, and its type is a scalar or enum. The value
   is read with `getattr` and coerced with the type's own `coerce_output_value` (a `str` for String and
-  ID, a `bool` for Boolean, is already its own output, and an enum member's name is looked up);
+  ID, a `bool` for Boolean and an `int` within Int's range are already their own output, and an enum
+  member's name is looked up);
 - plain objects: the same kind of field returning an object type, completed with its own plan;
 - everything else (resolvers, lists, abstract types, arguments), which takes graphql-core's path.
 
@@ -21,7 +22,7 @@ no side effects, so reading them twice is safe.
 
 from collections.abc import Callable, Sequence
 from enum import EnumMeta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from graphql import (
     GraphQLLeafType,
@@ -33,7 +34,14 @@ from graphql import (
 )
 from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
-from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
+from graphql.type.scalars import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    serialize_boolean,
+    serialize_id,
+    serialize_int,
+    serialize_string,
+)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType
 
@@ -49,12 +57,27 @@ class _Fallback(Exception):
     """A null in a non-null plain field: the object is completed again by graphql-core's path."""
 
 
+class _Lookup(Protocol):
+    def __getitem__(self, value: Any, /) -> Any: ...
+
+
+class _Int32:
+    """An int GraphQL's Int can hold is output as itself (what `serialize_int` returns for it, after a
+    dozen checks); any other is left to `serialize_int`, to refuse."""
+
+    def __getitem__(self, value: int) -> int:
+        if GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT:
+            return value
+        raise KeyError(value)
+
+
 class PlainLeaf(NamedTuple):
     attribute: str
     coerce: Callable[[Any], Any]
-    # A value of exactly this class is output as itself, or, with `exact_names`, as its name there.
+    # A value of exactly this class is output as itself, or, with `exact_output`, as what it gives (a
+    # KeyError there sends the object down graphql-core's path).
     exact_class: type | None
-    exact_names: dict[Any, str] | None
+    exact_output: _Lookup | None
     non_null: bool
 
 
@@ -82,6 +105,8 @@ def _plain_leaf(attribute: str, leaf: GraphQLLeafType, non_null: bool) -> PlainL
     coerce = leaf.coerce_output_value
     if isinstance(leaf, CustomGraphQLEnumType) and isinstance(leaf.wrapped_cls, EnumMeta):
         return PlainLeaf(attribute, coerce, leaf.wrapped_cls, _names_of_members(leaf), non_null)
+    if coerce is serialize_int:
+        return PlainLeaf(attribute, coerce, int, _Int32(), non_null)
     return PlainLeaf(attribute, coerce, _IDENTITY_CLASSES.get(coerce), None, non_null)
 
 
@@ -246,10 +271,10 @@ class StudyMateExecutionContext(StrawberryGraphQLCoreExecutionContext):
         results: dict[str, Any] = {}
         for response_name, _details, plain in plan.steps:
             if plain.__class__ is PlainLeaf:
-                attribute, coerce, exact_class, exact_names, non_null = plain
+                attribute, coerce, exact_class, exact_output, non_null = plain
                 value = getattr(source, attribute)
                 if value.__class__ is exact_class:
-                    results[response_name] = value if exact_names is None else exact_names[value]
+                    results[response_name] = value if exact_output is None else exact_output[value]
                 elif value is None:
                     if non_null:
                         raise _Fallback
