@@ -63,14 +63,20 @@ class _Field(NamedTuple):
     default: Any
 
 
-class ListPlan(NamedTuple):
-    item_non_null: bool
+class ObjectPlan(NamedTuple):
     names: frozenset[str]
     fields: tuple[_Field, ...]
     out_type: Callable[[dict[str, Any]], Any]
 
 
-_plans: dict[GraphQLInputType, ListPlan | None] = {}
+class ListPlan(NamedTuple):
+    item_non_null: bool
+    item: ObjectPlan
+
+
+# By input object type: a schema's named types live as long as it does, while the list and non-null
+# wrappers of a variable's type are built afresh for every operation.
+_object_plans: dict[GraphQLInputObjectType, ObjectPlan | None] = {}
 
 
 def _field(name: str, field: GraphQLInputField) -> _Field | None:
@@ -96,15 +102,9 @@ def _field(name: str, field: GraphQLInputField) -> _Field | None:
     )
 
 
-def _plan(var_type: GraphQLInputType) -> ListPlan | None:
-    """A plan for `[T]`, `[T!]`, `[T]!` or `[T!]!` where T is an input object (not OneOf) whose fields
-    are all leaves; None for any other type."""
-    list_type = var_type.of_type if isinstance(var_type, GraphQLNonNull) else var_type
-    if not isinstance(list_type, GraphQLList):
-        return None
-    item_type = list_type.of_type
-    object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
-    if not isinstance(object_type, GraphQLInputObjectType) or object_type.is_one_of:
+def _object_plan(object_type: GraphQLInputObjectType) -> ObjectPlan | None:
+    """A plan for an input object (not OneOf) whose fields are all leaves; None for any other."""
+    if object_type.is_one_of:
         return None
     fields = []
     for name, definition in object_type.fields.items():
@@ -112,29 +112,31 @@ def _plan(var_type: GraphQLInputType) -> ListPlan | None:
         if field is None:
             return None
         fields.append(field)
-    return ListPlan(
-        isinstance(item_type, GraphQLNonNull),
-        frozenset(object_type.fields),
-        tuple(fields),
-        object_type.out_type,
-    )
+    return ObjectPlan(frozenset(object_type.fields), tuple(fields), object_type.out_type)
 
 
 def plan_for(var_type: GraphQLInputType) -> ListPlan | None:
+    """A plan for `[T]`, `[T!]`, `[T]!` or `[T!]!` where T is an input object with a plan; None for any
+    other type."""
+    list_type = var_type.of_type if isinstance(var_type, GraphQLNonNull) else var_type
+    if not isinstance(list_type, GraphQLList):
+        return None
+    item_type = list_type.of_type
+    object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+    if not isinstance(object_type, GraphQLInputObjectType):
+        return None
     try:
-        return _plans[var_type]
+        item = _object_plans[object_type]
     except KeyError:
-        plan = _plans[var_type] = _plan(var_type)
-        return plan
+        item = _object_plans[object_type] = _object_plan(object_type)
+    return None if item is None else ListPlan(isinstance(item_type, GraphQLNonNull), item)
 
 
 def coerce_list(plan: ListPlan, value: Any) -> list[Any]:
     """`value` as graphql-core's `coerce_input_value` coerces it; raises `_GiveUp` on anything unusual."""
     if not isinstance(value, list):
         raise _GiveUp
-    names = plan.names
-    fields = plan.fields
-    out_type = plan.out_type
+    names, fields, out_type = plan.item
     coerced_list: list[Any] = []
     for item in value:
         if item is None:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 import strawberry
-from graphql import GraphQLError, GraphQLSchema, parse
+from graphql import GraphQLError, GraphQLSchema, parse, type_from_ast
 from graphql.execution import Executor
 from strawberry.scalars import JSON
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -21,7 +21,7 @@ from bench.ingest import APPEND, batches
 from schema import build_schema
 from schema.execution import StudyMateExecutionContext
 from schema.scalars import SCALAR_OVERRIDES
-from schema.variable_coercion import coerce_list_variables
+from schema.variable_coercion import coerce_list_variables, plan_for
 
 
 @strawberry.enum
@@ -66,7 +66,8 @@ class Query:
 
 
 SCHEMA = strawberry.Schema(query=Query, scalar_overrides=SCALAR_OVERRIDES)._schema
-STRICT = parse("query ($events: [EventInput!]!, $n: Int! = 1) { strict(events: $events, n: $n) }")
+STRICT_TEXT = "query ($events: [EventInput!]!, $n: Int! = 1) { strict(events: $events, n: $n) }"
+STRICT = parse(STRICT_TEXT)
 LOOSE = parse("query ($events: [EventInput]) { loose(events: $events) }")
 NESTED = parse("query ($events: [NestedInput!]!) { nested(events: $events) }")
 AT = "2026-11-29T10:00:00.123456+00:00"
@@ -202,3 +203,17 @@ def test_recording_events_coerce_as_graphql_core_does() -> None:
     actual, expected = _both(schema, document, variables)
     assert isinstance(expected, list)
     assert actual == expected
+
+
+def test_a_plan_is_made_once_per_input_type() -> None:
+    # Each operation builds its variables' list and non-null wrappers afresh: the plan must not be
+    # keyed on them, or every request would make one, and keep it.
+    types = [
+        type_from_ast(SCHEMA, parse(STRICT_TEXT).definitions[0].variable_definitions[0].type)  # type: ignore[attr-defined]
+        for _ in range(2)
+    ]
+    assert types[0] is not types[1]
+    plans = [plan_for(var_type) for var_type in types]  # type: ignore[arg-type]
+    assert plans[0] is not None
+    assert plans[1] is not None
+    assert plans[0].item is plans[1].item
