@@ -5,8 +5,9 @@ Starts embedded Postgres, Redis and Kafka in a temporary directory (or uses DATA
 KAFKA_BOOTSTRAP_SERVERS when set), migrates a fresh database, runs `studymate api` and
 `studymate worker` as processes, then sends the events in batches from concurrent clients, one recording
 per client, their request bodies written before the clock starts. Prints the api's acceptance rate, the
-end-to-end rate (first mutation sent to the last row in Postgres) and the worker's drain rate (first row
-to last row).
+end-to-end rate (first mutation sent to the last row in Postgres), the worker's drain rate (first row
+to last row), and the CPU time per event of the api, the worker and the servers (Postgres, Kafka and
+Redis when embedded) over that same span.
 
 The reference is `../shared/bench/limits/pg_ingest.py`'s `unnest` method (its rows, its batches of 2,000,
 one connection, a fresh table each time) run against the same Postgres server in a database of its own,
@@ -23,6 +24,7 @@ import statistics
 import sys
 import time
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -31,9 +33,10 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+import psutil
 from sqlalchemy.engine import make_url
 
-from bench.harness import components, studymate, wait_until_healthy
+from bench.harness import components, cpu_seconds, studymate, wait_until_healthy
 
 START = "mutation Start($t: String!) { startRecording(title: $t) { id } }"
 APPEND = """mutation Append($id: ID!, $events: [RecordingEventInput!]!) {
@@ -126,7 +129,32 @@ async def reference_rows_per_second(limits: ModuleType, rows: list[tuple[Any, ..
         await pool.close()
 
 
-async def end_to_end(url: str, total: int, size: int, concurrency: int) -> dict[str, float]:
+def _cpu(processes: dict[str, psutil.Process]) -> dict[str, float]:
+    """CPU seconds so far of the api (with its worker processes under --api-workers), the worker, and the
+    servers: every other process this benchmark started. A process that ended meanwhile (a Postgres
+    backend) is left out."""
+
+    def tree(process: psutil.Process) -> list[psutil.Process]:
+        return [process, *process.children(recursive=True)]
+
+    def seconds(group: list[psutil.Process]) -> float:
+        total = 0.0
+        for process in group:
+            with suppress(psutil.NoSuchProcess):
+                total += cpu_seconds(process)
+        return total
+
+    groups = {name: tree(process) for name, process in processes.items()}
+    known = {process.pid for group in groups.values() for process in group}
+    groups["servers"] = [
+        child for child in psutil.Process().children(recursive=True) if child.pid not in known
+    ]
+    return {name: seconds(group) for name, group in groups.items()}
+
+
+async def end_to_end(
+    url: str, total: int, size: int, concurrency: int, processes: dict[str, psutil.Process]
+) -> dict[str, float]:
     """One run: `total` events from `concurrency` clients, each into a recording of its own."""
     from core.kafka import DRAIN_STATS_KEY
     from core.redis import redis
@@ -165,6 +193,7 @@ async def end_to_end(url: str, total: int, size: int, concurrency: int) -> dict[
                 path = answer["data"]["appendRecordingEvents"]["deliveredVia"]
                 paths[path] = paths.get(path, 0) + events
 
+        cpu_before = _cpu(processes)
         started = time.perf_counter()
         await asyncio.gather(*(client(n) for n in range(concurrency)))
         accepted = time.perf_counter() - started
@@ -172,6 +201,7 @@ async def end_to_end(url: str, total: int, size: int, concurrency: int) -> dict[
         while await stored_rows(recordings) < total:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         finished = time.perf_counter()
+        cpu_after = _cpu(processes)
     drain = await redis().hgetall(DRAIN_STATS_KEY)  # type: ignore[misc]  # redis-py's sync-or-async types
     drained = int(drain["rows_total"]) - int(drain_before.get("rows_total", 0))
     busy = float(drain["busy_seconds"]) - float(drain_before.get("busy_seconds", 0))
@@ -182,15 +212,18 @@ async def end_to_end(url: str, total: int, size: int, concurrency: int) -> dict[
         "seconds": finished - started,
         # Kafka acks=all unless a send timed out (an overloaded machine), which falls back to Postgres.
         "through_postgres": paths.get("DATABASE", 0),
+        **{f"{name}_us": (cpu_after[name] - cpu_before[name]) * 1e6 / total for name in cpu_after},
     }
 
 
-async def run(args: argparse.Namespace, url: str) -> None:
+async def run(args: argparse.Namespace, url: str, processes: dict[str, psutil.Process]) -> None:
     limits = pg_ingest(args.limits_dir)
     reference_rows = limits.make_rows(REFERENCE_ROWS)
     await wait_until_healthy(url)
     references = [await reference_rows_per_second(limits, reference_rows, args.reference_repeat)]
-    results = [await end_to_end(url, args.events, args.batch, args.concurrency) for _ in range(args.runs)]
+    results = [
+        await end_to_end(url, args.events, args.batch, args.concurrency, processes) for _ in range(args.runs)
+    ]
     references.append(await reference_rows_per_second(limits, reference_rows, args.reference_repeat))
     reference = statistics.median(references)
     print(
@@ -207,7 +240,9 @@ async def run(args: argparse.Namespace, url: str) -> None:
             f"{result['end_to_end']:>7.0f} events/s ({result['seconds']:.2f} s) = "
             f"{result['end_to_end'] / reference:.3f}x the reference, "
             f"worker drain {result['drain']:.0f} rows/s, "
-            f"{result['through_postgres']:.0f} events through the Postgres fallback"
+            f"{result['through_postgres']:.0f} events through the Postgres fallback; CPU per event: "
+            f"api {result['api_us']:.1f} us, worker {result['worker_us']:.1f} us, "
+            f"servers {result['servers_us']:.1f} us"
         )
     median = statistics.median(result["end_to_end"] for result in results)
     print(f"end to end        {median:>10.0f} events/s    median of {args.runs}: {median / reference:.3f}x")
@@ -232,10 +267,11 @@ def main() -> None:
     api = ["api", "--host", "127.0.0.1", "--port", str(args.port), "--workers", str(args.api_workers)]
     with (
         components(database=f"studymate_bench_{uuid.uuid4().hex[:8]}") as tmp,
-        studymate(["worker"], tmp / "worker.log"),
-        studymate(api, tmp / "api.log"),
+        studymate(["worker"], tmp / "worker.log") as worker,
+        studymate(api, tmp / "api.log") as api_process,
     ):
-        asyncio.run(run(args, f"http://127.0.0.1:{args.port}"))
+        processes = {"api": psutil.Process(api_process.pid), "worker": psutil.Process(worker.pid)}
+        asyncio.run(run(args, f"http://127.0.0.1:{args.port}", processes))
 
 
 if __name__ == "__main__":

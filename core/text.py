@@ -75,6 +75,25 @@ def clean(
     return cleaned
 
 
+def kept_as_is(values: list[str], *, max_length: int, multi_line: bool = False) -> bool:
+    """Whether `clean` returns every one of `values` as it is: none empty, too long, untrimmed, outside
+    NFC or holding a control character. A few passes over the whole list, for a batch whose text is
+    already clean (the usual case) instead of calls per value; False says only that some value needs
+    `clean`."""
+    if not values:
+        return True
+    joined = "".join(values)
+    if (_CONTROL_IN_MULTI_LINE if multi_line else _CONTROL).search(joined):
+        return False
+    if not joined.isascii() and not (_is_utf8(joined) and all(map(_is_nfc, values))):
+        return False
+    return all(values) and max(map(len, values)) <= max_length and list(map(str.strip, values)) == values
+
+
+def _is_nfc(value: str) -> bool:
+    return unicodedata.is_normalized("NFC", value)
+
+
 def required(value: str | None, field: str, *, max_length: int, multi_line: bool = False) -> str:
     """`clean` for a field that must hold text."""
     cleaned = clean(value, field, max_length=max_length, required=True, multi_line=multi_line)

@@ -42,8 +42,9 @@ from graphql.type.scalars import (
     serialize_int,
     serialize_string,
 )
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType
+
+from schema.variable_coercion import ListVariablesExecutionContext
 
 # Output values that a coercion returns unchanged: their exact class is checked, not isinstance.
 _IDENTITY_CLASSES: dict[Callable[[Any], Any], type] = {
@@ -129,8 +130,9 @@ class Plan(NamedTuple):
     has_resolved: bool
 
 
-class StudyMateExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context, completing resolver-free fields without per-field machinery."""
+class StudyMateExecutionContext(ListVariablesExecutionContext):
+    """Strawberry's execution context, completing resolver-free fields without per-field machinery (and
+    coercing batch variables fast: `schema/variable_coercion.py`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
