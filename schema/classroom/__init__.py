@@ -10,7 +10,8 @@ from schema.classroom.events import EventsSubscription
 from schema.classroom.help import HelpMutation, HelpQuery
 from schema.classroom.lectures import LecturesMutation, LecturesQuery
 from schema.classroom.sessions import SessionsMutation, SessionsQuery
-from schema.classroom.types import Lecture, LiveSession, Participant, Step, Task
+from schema.classroom.steps import Step
+from schema.classroom.types import Lecture, LiveSession, Participant, Task
 
 ClassroomQuery = merge_types("ClassroomQuery", (LecturesQuery, SessionsQuery, HelpQuery, AnalyticsQuery))
 ClassroomMutation = merge_types("ClassroomMutation", (LecturesMutation, SessionsMutation, HelpMutation))

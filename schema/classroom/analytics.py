@@ -12,7 +12,8 @@ from resolvers import classroom
 from resolvers.classroom import live
 from schema import fields
 from schema.classroom.loaders import load_participants
-from schema.classroom.types import Participant, SessionStatus, Step, load_step
+from schema.classroom.steps import Step, load_step
+from schema.classroom.types import Participant, SessionStatus
 from schema.context import Info
 from schema.ids import parse_id
 

@@ -15,12 +15,12 @@ from core import metrics
 from resolvers import classroom
 from resolvers.classroom import live
 from schema import fanout, fields
+from schema.classroom.steps import Step
 from schema.classroom.types import (
     HelpRequest,
     LiveSession,
     Participant,
     SessionStatus,
-    Step,
     StepProgress,
     help_requests_of,
     parse_session_id,

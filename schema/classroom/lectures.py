@@ -5,7 +5,8 @@ import strawberry
 from core.db import read_session, transaction
 from resolvers import classroom
 from schema import fields
-from schema.classroom.types import Lecture, Step, TargetAction, Task, member_id
+from schema.classroom.steps import Step, TargetAction
+from schema.classroom.types import Lecture, Task, member_id
 from schema.context import Info
 from schema.ids import parse_id
 from schema.relay import Connection

@@ -22,7 +22,6 @@ from schema.accounts import User, load_users
 from schema.classroom.loaders import (
     load_enrolled_counts,
     load_lectures,
-    load_live_steps_of_task,
     load_participants,
     load_participants_of_session,
     load_presence,
@@ -32,73 +31,16 @@ from schema.classroom.loaders import (
     load_tasks_of_lecture,
     load_tasks_with_steps_of_lecture,
 )
+from schema.classroom.steps import Step, live_steps, load_step
 from schema.context import Info
 from schema.ids import parse_id
 from schema.selection import selects
-from schema.ui_target import UiTarget
 
-TargetAction = strawberry.enum(rows.TargetAction, name="TargetAction")
 SessionStatus = strawberry.enum(rows.SessionStatus, name="SessionStatus")
 ParticipantStatus = strawberry.enum(rows.ParticipantStatus, name="ParticipantStatus")
 ProgressStatus = strawberry.enum(rows.ProgressStatus, name="ProgressStatus")
 HelpStatus = strawberry.enum(rows.HelpStatus, name="HelpStatus")
 HelpType = strawberry.enum(rows.HelpType, name="HelpType")
-
-
-@strawberry.type
-class Step:
-    id: strawberry.ID
-    order: int
-    title: str
-    description: str | None
-    target_action: TargetAction | None
-    guide_text: str
-    voice_guide_text: str | None
-    target_hint: UiTarget | None
-    version: int = strawberry.field(description="Grows with every edit; earlier versions are kept.")
-    removed: bool = strawberry.field(description="Removed from its task; kept for progress and history.")
-
-    @classmethod
-    def of(cls, step: live.StepView) -> "Step":
-        return cls(
-            id=strawberry.ID(str(step.id)),
-            order=step.order,
-            title=step.title,
-            description=step.description,
-            target_action=step.target_action,
-            guide_text=step.guide_text,
-            voice_guide_text=step.voice_guide_text,
-            target_hint=UiTarget.of(step.target_hint),
-            version=step.version,
-            removed=step.removed,
-        )
-
-    @classmethod
-    def from_row(cls, step: rows.Step | rows.StepRecord) -> "Step":
-        # Straight from the row, not through the event's validated `StepView`: lists read hundreds.
-        return cls(
-            id=strawberry.ID(str(step.id)),
-            order=step.position,
-            title=step.title,
-            description=step.description,
-            target_action=step.target_action,
-            guide_text=step.guide_text,
-            voice_guide_text=step.voice_guide_text,
-            target_hint=UiTarget.from_stored(step.target_hint),
-            version=step.version,
-            removed=step.removed_at is not None,
-        )
-
-
-async def load_step(info: Info, step_id: uuid.UUID | None) -> Step | None:
-    if step_id is None:
-        return None
-    row = await info.context.loader(load_steps).load(step_id)
-    return Step.from_row(row) if row else None
-
-
-async def _live_steps(info: Info, task_id: uuid.UUID) -> list[Step]:
-    return [Step.from_row(row) for row in await info.context.loader(load_live_steps_of_task).load(task_id)]
 
 
 @strawberry.type
@@ -133,7 +75,7 @@ class Task:
             return self.prefetched_steps
         # A plain resolver returning an awaitable: GraphQL awaits it, and the prefetched case above costs
         # no coroutine, future or DataLoader round per task (a lecture tree has hundreds of tasks).
-        return cast("list[Step]", _live_steps(info, uuid.UUID(self.id)))
+        return cast("list[Step]", live_steps(info, uuid.UUID(self.id)))
 
 
 @strawberry.type
@@ -398,7 +340,7 @@ class LiveSession:
 
     @strawberry.field
     async def steps(self, info: Info) -> list[Step]:
-        return await _live_steps(info, self.task_id)
+        return await live_steps(info, self.task_id)
 
     @fields.field("Everyone for the instructor; a participant sees only themselves.")
     async def participants(self, info: Info) -> list[Participant]:
