@@ -45,7 +45,18 @@ class Phone:
 
 
 async def _open(phone: Phone, ws_url: str, session_id: str) -> None:
-    socket = await connect(ws_url, subprotocols=["graphql-transport-ws"], open_timeout=60, max_queue=None)  # type: ignore[list-item]
+    socket = await connect(
+        ws_url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        open_timeout=60,
+        max_queue=None,
+        # What a phone would not spend this process's CPU on: a proxy looked up in the environment for
+        # each of thousands of loopback connections, a compression offer the api declines, and websocket
+        # pings of its own (the server's protocol pings keep the connection alive, answered in `_listen`).
+        proxy=None,
+        compression=None,
+        ping_interval=None,
+    )
     await socket.send(
         json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {phone.token}"}})
     )
