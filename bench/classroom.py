@@ -45,7 +45,18 @@ class Phone:
 
 
 async def _open(phone: Phone, ws_url: str, session_id: str) -> None:
-    socket = await connect(ws_url, subprotocols=["graphql-transport-ws"], open_timeout=60, max_queue=None)  # type: ignore[list-item]
+    socket = await connect(
+        ws_url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        open_timeout=60,
+        max_queue=None,
+        # What a phone would not spend this process's CPU on: a proxy looked up in the environment for
+        # each of thousands of loopback connections, a compression offer the api declines, and websocket
+        # pings of its own (the server's protocol pings keep the connection alive, answered in `_listen`).
+        proxy=None,
+        compression=None,
+        ping_interval=None,
+    )
     await socket.send(
         json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {phone.token}"}})
     )
@@ -106,20 +117,21 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     ws_url = api_url.replace("http://", "ws://") + "/graphql"
     rss_idle = api.memory_info().rss
     phones = [Phone(token) for token in tokens]
-    started, api_cpu = time.perf_counter(), cpu_seconds(api)
+    started, api_cpu, client_cpu = time.perf_counter(), cpu_seconds(api), time.process_time()
     for i in range(0, len(phones), CONNECT_BATCH):
         await asyncio.gather(*(_open(p, ws_url, session_id) for p in phones[i : i + CONNECT_BATCH]))
     connect_seconds = time.perf_counter() - started
     connect_cpu = cpu_seconds(api) - api_cpu
+    # The phones run in this process, on the same two cores as the api: their CPU is reported beside the
+    # api's, so that a slow subscribe phase can be told apart from a slow client.
+    client_cpu = time.process_time() - client_cpu
     rss_subscribed = api.memory_info().rss
     if args.idle:
         await asyncio.sleep(IDLE_SETTLE_SECONDS)
         rss_held = api.memory_info().rss
         await _close(phones)
-        print(
-            f"participants: {len(phones)}  subscriptions opened in {connect_seconds:.1f} s "
-            f"(api CPU {connect_cpu:.1f} s)"
-        )
+        print(f"participants: {len(phones)}")
+        _print_subscribe(len(phones), connect_seconds, connect_cpu, client_cpu)
         print(
             f"api RSS (MiB): idle {rss_idle / MIB:.0f}  with subscriptions {rss_held / MIB:.0f}  "
             f"per idle subscription {(rss_held - rss_idle) / len(phones) / 1024:.1f} KiB"
@@ -152,7 +164,7 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
         f"participants: {len(phones)}  step changes: {args.steps} after {args.warmup} unmeasured  "
         f"deliveries: {len(ms)}"
     )
-    print(f"subscriptions opened in {connect_seconds:.1f} s (api CPU {connect_cpu:.1f} s)")
+    _print_subscribe(len(phones), connect_seconds, connect_cpu, client_cpu)
     print(
         f"latency from mutation return to receipt (ms): p50 {percentile(ms, 0.5):.1f}  "
         f"p99 {percentile(ms, 0.99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"
@@ -161,6 +173,14 @@ async def _run(args: argparse.Namespace, api_url: str, api: psutil.Process) -> N
     print(
         f"api RSS (MiB): idle {rss_idle / MIB:.0f}  with subscriptions {rss_subscribed / MIB:.0f}  "
         f"peak during steps {rss_peak / MIB:.0f}"
+    )
+
+
+def _print_subscribe(phones: int, seconds: float, api_cpu: float, client_cpu: float) -> None:
+    print(
+        f"subscriptions opened in {seconds:.1f} s  api CPU {api_cpu:.1f} s "
+        f"({api_cpu / phones * 1000:.2f} ms per subscribe)  bench client CPU {client_cpu:.1f} s "
+        f"({client_cpu / phones * 1000:.2f} ms per subscribe)"
     )
 
 

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from broadcast.events import BroadcastEvent
 from broadcast.streams import KEY_TTL_SECONDS
+from core.coalesce import Coalesced
 from core.redis import redis
 from core.timers import Timer
 
@@ -68,32 +69,42 @@ async def presence(session_id: uuid.UUID) -> Presence:
     )
 
 
-# One round trip per touch: the member's score, the lapsed ones dropped, when the participant was last
-# seen, the keys' expiry, and (when ARGV[6] names a channel) the announcement that presence changed.
+# One round trip per touch, for any number of (member, participant) pairs (ARGV[6] on): each member's
+# score, the lapsed ones dropped, when each participant was last seen, the keys' expiry, and (when ARGV[4]
+# names a channel) one announcement that presence changed.
 _TOUCH = """
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[4], ARGV[2])
-for i = 2, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
+for i = 6, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i])
+  redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[1])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+for i = 2, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 """
-# A lease given back, and announced, in one round trip.
+# Leases given back (pairs from ARGV[4] on), and announced once, in one round trip.
 _RELEASE = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+for i = 4, #ARGV, 2 do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[1])
+end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 """
+
+# (member, participant): a lease's sorted-set member and whom it keeps online.
+Lease = tuple[str, uuid.UUID]
 
 
 def _announcement() -> str:
     return json.dumps(PresenceChanged().payload(), default=str)
 
 
-async def _touch(
-    session_id: uuid.UUID, zset: str, member: str, participant_id: uuid.UUID, *, announce: bool = False
-) -> None:
+def _pairs(leases: list[Lease]) -> list[str]:
+    return [value for member, participant_id in leases for value in (member, str(participant_id))]
+
+
+async def _touch(session_id: uuid.UUID, zset: str, leases: list[Lease], *, announce: bool = False) -> None:
     now = time.time()
-    beats, leases, seen = _presence_keys(session_id)
+    beats, lease_key, seen = _presence_keys(session_id)
     channel, payload = (presence_channel(session_id), _announcement()) if announce else ("", "")
     await redis().eval(  # type: ignore[misc]  # redis-py types eval as sync-or-async
         _TOUCH,
@@ -101,66 +112,110 @@ async def _touch(
         zset,
         seen,
         beats,
-        leases,
-        member,
+        lease_key,
         str(now),
         str(now - PRESENCE_SECONDS),
-        str(participant_id),
         str(KEY_TTL_SECONDS),
         channel,
         payload,
+        *_pairs(leases),
     )
 
 
 async def heartbeat(session_id: uuid.UUID, participant_id: uuid.UUID) -> None:
     """Not announced: heartbeats are frequent, and the analytics feed re-reads presence on a timer."""
     beats, _, _ = _presence_keys(session_id)
-    await _touch(session_id, beats, str(participant_id), participant_id)
+    await _touch(session_id, beats, [(str(participant_id), participant_id)])
+
+
+async def _take(session_id: uuid.UUID, leases: list[Lease]) -> list[None]:
+    _, lease_key, _ = _presence_keys(session_id)
+    await _touch(session_id, lease_key, leases, announce=True)
+    return [None for _ in leases]
+
+
+async def _give_back(session_id: uuid.UUID, leases: list[Lease]) -> list[None]:
+    _, lease_key, seen = _presence_keys(session_id)
+    try:
+        await redis().eval(  # type: ignore[misc]  # redis-py types eval as sync-or-async
+            _RELEASE,
+            2,
+            lease_key,
+            seen,
+            str(time.time()),
+            presence_channel(session_id),
+            _announcement(),
+            *_pairs(leases),
+        )
+    except RedisError as error:
+        # Not refreshed any more, the leases lapse by themselves within PRESENCE_SECONDS.
+        logger.warning("presence lease release failed: %s", error)
+    return [None for _ in leases]
+
+
+# A class opening the app together takes its leases in one round trip per session, and gives them back so.
+_taken = Coalesced(_take)
+_given_back = Coalesced(_give_back)
+
+
+class _Held:
+    """The leases this process holds on one session, refreshed together: one round trip every
+    LEASE_REFRESH_SECONDS for all of them, where thousands of phones would each pay one."""
+
+    def __init__(self, session_id: uuid.UUID) -> None:
+        self.session_id = session_id
+        self.loop = asyncio.get_running_loop()
+        self.leases: dict[str, uuid.UUID] = {}
+        self._refreshed = asyncio.Event()
+        self._refreshed.set()
+        self._timer = Timer(self._refresh, "presence-leases")
+
+    def add(self, lease: Lease) -> None:
+        self.leases[lease[0]] = lease[1]
+        self._timer.start(LEASE_REFRESH_SECONDS)
+
+    async def remove(self, member: str) -> None:
+        """Out of the refreshes; once a refresh that was under way (and may write it again) is done."""
+        del self.leases[member]
+        await self._refreshed.wait()
+        if not self.leases and _held.get(self.session_id) is self:
+            del _held[self.session_id]
+            await self._timer.stop()
+
+    async def _refresh(self) -> float:
+        # Outlives Redis outages: a failed refresh is retried until Redis answers again, so participants
+        # whose subscriptions stayed open are online again as soon as Redis is back.
+        _, lease_key, _ = _presence_keys(self.session_id)
+        self._refreshed.clear()
+        try:
+            await _touch(self.session_id, lease_key, list(self.leases.items()))
+        except RedisError as error:
+            logger.warning("presence lease refresh failed, retrying: %s", error)
+            return LEASE_RETRY_SECONDS
+        finally:
+            self._refreshed.set()
+        return LEASE_REFRESH_SECONDS
+
+
+_held: dict[uuid.UUID, _Held] = {}
 
 
 @asynccontextmanager
 async def presence_lease(session_id: uuid.UUID, participant_id: uuid.UUID) -> AsyncIterator[None]:
     """Keeps the participant online while the block runs (an open subscription)."""
-    _, leases, seen = _presence_keys(session_id)
-    member = f"{participant_id}|{uuid.uuid4().hex}"
-
-    async def refresh() -> float:
-        # Outlives Redis outages: a failed refresh is retried until Redis answers again, so a participant
-        # whose subscription stayed open is online again as soon as Redis is back.
-        try:
-            await _touch(session_id, leases, member, participant_id)
-        except RedisError as error:
-            logger.warning("presence lease refresh failed, retrying: %s", error)
-            return LEASE_RETRY_SECONDS
-        return LEASE_REFRESH_SECONDS
-
-    await _touch(session_id, leases, member, participant_id, announce=True)
-    # A timer, not a task per open subscription: thousands of phones hold a lease each.
-    refresher = Timer(refresh, "presence-lease")
-    refresher.start(LEASE_REFRESH_SECONDS)
+    lease = (f"{participant_id}|{uuid.uuid4().hex}", participant_id)
+    await _taken(session_id, lease)
+    held = _held.get(session_id)
+    if held is None or held.loop is not asyncio.get_running_loop():
+        held = _held[session_id] = _Held(session_id)
+    held.add(lease)
     try:
         yield
     finally:
-        await refresher.stop()
         # Shielded: the subscription may be ending because its task was cancelled.
-        await asyncio.shield(_release(session_id, leases, seen, member, participant_id))
+        await asyncio.shield(_leave(held, lease))
 
 
-async def _release(
-    session_id: uuid.UUID, leases: str, seen: str, member: str, participant_id: uuid.UUID
-) -> None:
-    try:
-        await redis().eval(  # type: ignore[misc]  # redis-py types eval as sync-or-async
-            _RELEASE,
-            2,
-            leases,
-            seen,
-            member,
-            str(participant_id),
-            str(time.time()),
-            presence_channel(session_id),
-            _announcement(),
-        )
-    except RedisError as error:
-        # Not refreshed any more, the lease lapses by itself within PRESENCE_SECONDS.
-        logger.warning("presence lease release failed: %s", error)
+async def _leave(held: _Held, lease: Lease) -> None:
+    await held.remove(lease[0])
+    await _given_back(held.session_id, lease)

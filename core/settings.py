@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     response_cache_entries: int = 256
     # permessage-deflate on websockets (uvicorn's default is on); off, since live frames are small.
     websocket_per_message_deflate: bool = False
+    # A graphql-transport-ws socket that has not sent connection_init by then is closed with 4408.
+    websocket_init_timeout_seconds: float = 60.0
 
     openai_api_key: str | None = None
     openai_base_url: str | None = None

@@ -9,6 +9,7 @@
 
 import functools
 import uuid
+from datetime import timedelta
 from typing import cast
 
 import orjson
@@ -63,6 +64,7 @@ class GraphQLView(GraphQL[Context, None]):
             keep_alive=True,
             keep_alive_interval=settings.websocket_ping_seconds,
             allowed_origins=settings.cors_origins,
+            connection_init_wait_timeout=timedelta(seconds=settings.websocket_init_timeout_seconds),
         )
         self.persisted_query_ttl_seconds = settings.persisted_query_ttl_seconds
         self.max_list_items = settings.graphql_max_list_items

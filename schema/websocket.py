@@ -148,9 +148,22 @@ class TransportWSHandler(_FanOut, BaseGraphQLTransportWSHandler[Context, None]):
         super().__init__(*args, **kwargs)
         self._pinger = Timer(self._ping, "ws-ping")
         self._expiry = _expiry_timer(self.websocket)
+        self._init_wait = Timer(self._init_timed_out, "ws-init-wait")
         self._init_fan_out()
 
+    def on_request_accepted(self) -> None:
+        # A timer where Strawberry starts a task per socket that sleeps out the whole wait, even once
+        # connection_init has come: thousands of phones opening at once would each hold one for a minute.
+        self._init_wait.start(self.connection_init_wait_timeout.total_seconds())
+
+    async def _init_timed_out(self) -> None:
+        if not self.connection_init_received:
+            self.connection_timed_out = True
+            with suppress(WebSocketDisconnected, RuntimeError):
+                await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await self._init_wait.stop()
         await super().handle_connection_init(message)
         if self.connection_acknowledged:
             self._pinger.start(self._ping_interval)
@@ -235,6 +248,7 @@ class TransportWSHandler(_FanOut, BaseGraphQLTransportWSHandler[Context, None]):
         await self._leave(operation_id)
 
     async def shutdown(self) -> None:
+        await self._init_wait.stop()
         await self._expiry.stop()
         await self._pinger.stop()
         await super().shutdown()

@@ -145,17 +145,16 @@ async def session_snapshots(
     participants = list((await db.execute(statement.order_by(col(Participant.joined_at)))).scalars())
     current = await db.get(Step, session.current_step_id) if session.current_step_id else None
     at = utcnow()
-    return [
-        Snapshot(
-            seq,
-            at,
-            session,
-            current,
-            len(steps),
-            [p for p in participants if viewer.may_see_participant(p.id)],
-        )
-        for viewer in viewers
-    ]
+    by_id = {participant.id: participant for participant in participants}
+
+    def seen_by(viewer: Viewer) -> list[Participant]:
+        # Each viewer's own row looked up, not every row tested for each of a class of viewers.
+        if viewer.is_instructor:
+            return list(participants)
+        own = by_id.get(viewer.participant_id) if viewer.participant_id is not None else None
+        return [own] if own is not None else []
+
+    return [Snapshot(seq, at, session, current, len(steps), seen_by(viewer)) for viewer in viewers]
 
 
 async def _shared_snapshots(session_id: uuid.UUID, viewers: list[Viewer]) -> list[Snapshot]:

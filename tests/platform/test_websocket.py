@@ -46,12 +46,13 @@ async def _json(socket: ClientConnection, timeout: float = 5.0) -> dict[str, Any
 
 
 @asynccontextmanager
-async def _serve_with_fast_pings() -> AsyncIterator[str]:
-    """A second real api server whose keep-alive interval is short enough to observe in a test.
+async def _serve_with_fast_pings(**changes: object) -> AsyncIterator[str]:
+    """A second real api server whose keep-alive interval (and any of `changes`) is short enough to
+    observe in a test.
 
     Without lifespan: the shutdown of the process-wide hub and pools belongs to the session's server.
     """
-    settings = get_settings().model_copy(update={"websocket_ping_seconds": FAST_PING_SECONDS})
+    settings = get_settings().model_copy(update={"websocket_ping_seconds": FAST_PING_SECONDS, **changes})
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off"
@@ -144,6 +145,35 @@ async def test_sockets_get_keep_alives_after_the_ack(protocol: str, keep_alive: 
             assert await _json(socket, timeout=FAST_PING_SECONDS * 20) == {"type": keep_alive}
             if keep_alive == "ping":
                 await socket.send(json.dumps({"type": "pong"}))
+
+
+INIT_TIMEOUT_SECONDS = 0.3
+
+
+async def test_a_transport_ws_socket_that_never_sends_connection_init_is_closed_with_4408() -> None:
+    async with (
+        _serve_with_fast_pings(websocket_init_timeout_seconds=INIT_TIMEOUT_SECONDS) as url,
+        connect(_ws_url(url), subprotocols=[TRANSPORT_WS]) as socket,  # type: ignore[list-item]
+    ):
+        with pytest.raises(ConnectionClosed) as closed:
+            await _json(socket, timeout=INIT_TIMEOUT_SECONDS * 20)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4408, "Connection initialisation timeout")
+
+
+async def test_a_transport_ws_socket_initialised_in_time_outlives_the_init_timeout() -> None:
+    async with (
+        _serve_with_fast_pings(websocket_init_timeout_seconds=INIT_TIMEOUT_SECONDS) as url,
+        connect(_ws_url(url), subprotocols=[TRANSPORT_WS]) as socket,  # type: ignore[list-item]
+    ):
+        await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert await _json(socket) == {"type": "connection_ack"}
+        # Then it stays open, pinged, for several times the wait for connection_init
+        loop = asyncio.get_running_loop()
+        until = loop.time() + INIT_TIMEOUT_SECONDS * 3
+        while loop.time() < until:
+            assert await _json(socket, timeout=FAST_PING_SECONDS * 20) == {"type": "ping"}
+            await socket.send(json.dumps({"type": "pong"}))
 
 
 @pytest.mark.parametrize(("protocol", "start"), [(TRANSPORT_WS, "subscribe"), (LEGACY_WS, "start")])
