@@ -75,6 +75,9 @@ class ViewerRole(StrEnum):
 class Viewer:
     role: ViewerRole
     participant_id: uuid.UUID | None = None
+    # The account of a viewer who may see more of a participant than the role shows: an admin, or a
+    # participant who joined signed in (their own email).
+    account: UserActor | None = None
 
     @property
     def is_instructor(self) -> bool:
@@ -91,6 +94,8 @@ INSTRUCTOR = Viewer(ViewerRole.INSTRUCTOR)
 async def viewer(db: AsyncSession, actor: Actor, session: LiveSession) -> Viewer | None:
     """How the actor sees the session; None when they have no part in it."""
     if owns(actor, session.instructor_id):
+        if isinstance(actor, UserActor) and actor.is_admin:
+            return Viewer(ViewerRole.INSTRUCTOR, account=actor)
         return INSTRUCTOR
     if isinstance(actor, ParticipantActor):
         if actor.session_id == session.id:
@@ -103,7 +108,7 @@ async def viewer(db: AsyncSession, actor: Actor, session: LiveSession) -> Viewer
             )
         )
         if participant_id is not None:
-            return Viewer(ViewerRole.PARTICIPANT, participant_id)
+            return Viewer(ViewerRole.PARTICIPANT, participant_id, account=actor)
     return None
 
 

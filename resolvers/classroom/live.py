@@ -43,7 +43,7 @@ from broadcast.events import BroadcastEvent
 from broadcast.hub import Resubscribe
 from broadcast.presence import Presence, presence, presence_channel, presence_lease
 from broadcast.streams import SequencedStream, throttled_feed
-from core.auth import Actor
+from core.auth import Actor, UserActor
 from core.coalesce import Coalesced
 from core.db import after_commit, read_session
 from core.errors import Forbidden
@@ -176,19 +176,26 @@ class Audience:
 
     instructor: bool
     sees_subject: bool  # the participant the change is about (joined, left, progressed), if any
+    # Whom the change renders as, when that viewer may see more of the subject than the role shows (their
+    # own email, or any as an admin); None renders it anonymously.
+    principal: UserActor | None = None
 
 
 def audience(event: SessionChange, seen_as: Viewer) -> Audience:
     subject = _subject(event)
-    sees = subject is not None and seen_as.may_see_participant(subject)
-    return Audience(instructor=seen_as.is_instructor, sees_subject=sees)
+    if subject is None or not seen_as.may_see_participant(subject.id):
+        return Audience(instructor=seen_as.is_instructor, sees_subject=False)
+    account = seen_as.account
+    shows_more = account is not None and (account.is_admin or account.user_id == subject.user_id)
+    principal = account if shows_more else None
+    return Audience(instructor=seen_as.is_instructor, sees_subject=True, principal=principal)
 
 
-def _subject(event: SessionChange) -> uuid.UUID | None:
+def _subject(event: SessionChange) -> ParticipantView | None:
     if isinstance(event, ProgressUpdated):
-        return event.progress.participant.id
+        return event.progress.participant
     if isinstance(event, ParticipantJoined | ParticipantLeft):
-        return event.participant.id
+        return event.participant
     return None
 
 

@@ -406,3 +406,39 @@ async def test_followers_are_authorised_before_any_channel_is_subscribed(api_url
             await attempt
     # Then they are refused before the process subscribed to anything
     assert hub().channel_count == channels
+
+
+OWN_PROGRESS = """
+subscription($id: ID!) { sessionEvents(sessionId: $id) {
+  __typename
+  ... on ProgressUpdated { progress { participant { displayName user { id email } } } }
+} }"""
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_signed_in_participant_sees_their_own_email_in_their_own_changes(
+    api_url, gql, protocol: str
+) -> None:
+    # Given a student who joined signed in, another who did too, and both following beside the instructor
+    room = await make_classroom(steps=2, start=True)
+    students = [await make_account(), await make_account()]
+    async with transaction() as db:
+        for n, student in enumerate(students):
+            await classroom.join_session(db, actor(student), room.session.code, f"Ana {n}", None, "10.0.0.1")
+    async with (
+        following(api_url, protocol, students[0].token, OWN_PROGRESS, room.id) as own,
+        following(api_url, protocol, students[1].token, OWN_PROGRESS, room.id) as classmate,
+        following(api_url, protocol, room.instructor.token, OWN_PROGRESS, room.id) as instructor,
+    ):
+        for sub in (own, classmate, instructor):
+            assert (await event(sub))["__typename"] == "SessionSnapshot"
+        # When the first reports progress
+        step = str(room.steps[0].id)
+        await gql.data(REPORT_COMPLETED, {"id": room.id, "s": step}, token=students[0].token)
+        # Then the change shows them their own email, the instructor the student without it, and the
+        # classmate nothing of the student
+        user = {"id": students[0].id, "email": students[0].user.email}
+        assert (await event(own))["progress"]["participant"] == {"displayName": "Ana 0", "user": user}
+        seen_by_instructor = (await event(instructor))["progress"]["participant"]
+        assert seen_by_instructor == {"displayName": "Ana 0", "user": {**user, "email": ""}}
+        assert (await event(classmate)) == {"__typename": "ProgressUpdated", "progress": None}
