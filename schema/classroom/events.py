@@ -12,7 +12,6 @@ from typing import Annotated, assert_never
 import strawberry
 
 from core import metrics
-from core.auth import UserActor
 from resolvers import classroom
 from resolvers.classroom import live
 from schema import fanout, fields
@@ -188,11 +187,6 @@ def _ends_session(event: object) -> bool:
     return isinstance(event, live.SessionStatusChanged) and event.status is SessionStatus.ENDED
 
 
-def _principal(audience: object) -> UserActor | None:
-    assert isinstance(audience, live.Audience)
-    return audience.principal
-
-
 # After its snapshot, `sessionEvents` renders each change from the viewer's audience alone (see `_change`);
 # the audience names the one viewer (the change's subject, signed in, or an admin) whose own view of the
 # subject's account the execution may show.
@@ -204,7 +198,6 @@ SESSION_EVENTS = fanout.declare(
         seq=lambda event: _position(_session_change(event))[0],
         ends=lambda event, _viewer: _ends_session(event),
         event_name=lambda event: type(event).__name__,
-        principal=_principal,
     )
 )
 

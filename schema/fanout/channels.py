@@ -19,7 +19,7 @@ from schema.context import Context
 from schema.errors import convert
 from schema.execution import StudyMateExecutionContext
 from schema.fanout.members import Member, Stream
-from schema.fanout.routes import Broadcastable
+from schema.fanout.routes import Broadcastable, principal_of
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Cohort:
         if cached is not None and cached[0] is event:
             return cached[1]
         spec = self._route.spec
-        principal = spec.principal(audience)
+        principal = principal_of(audience)
         context = self._context
         if principal is not None:
             context = replace(context, principal=principal, loaders={})

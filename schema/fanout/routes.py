@@ -29,9 +29,14 @@ class Broadcastable:
     # it too): the session ended, or the viewer left the room.
     ends: Callable[[Any, Any], bool]
     event_name: Callable[[Any], str]
-    # audience -> whom the shared execution runs as: nobody, unless the key names one viewer who may see
-    # more of the event than others (their own email, say), and then every member with that key is them.
-    principal: Callable[[Any], Actor] = lambda _audience: None
+
+
+def principal_of(audience: object) -> Actor | None:
+    """Whom a shared execution runs as: nobody, unless the audience names (as its `principal`) one viewer
+    who may see more of the event than others (their own email, say); every member with that key is them.
+    """
+    principal: Actor | None = getattr(audience, "principal", None)
+    return principal
 
 
 _declared: dict[str, Broadcastable] = {}

@@ -12,7 +12,7 @@ from typing import Annotated, assert_never
 import strawberry
 
 from core import metrics
-from core.auth import Actor, UserActor
+from core.auth import Actor
 from core.db import transaction
 from resolvers.studyrooms import live, messages
 from schema import fanout, fields
@@ -132,11 +132,6 @@ def _room_change(event: object) -> live.RoomChange:
     return event
 
 
-def _principal(audience: object) -> UserActor | None:
-    assert isinstance(audience, live.Audience)
-    return audience.principal
-
-
 # After its snapshot, `studyRoomEvents` renders each change alone; the audience names the one member (the
 # change's subject, or an admin) whose own email the execution may show.
 STUDY_ROOM_EVENTS = fanout.declare(
@@ -147,7 +142,6 @@ STUDY_ROOM_EVENTS = fanout.declare(
         seq=lambda event: _position(_room_change(event))[0],
         ends=lambda event, user: live.ends_stream(_room_change(event), user),
         event_name=lambda event: type(event).__name__,
-        principal=_principal,
     )
 )
 
