@@ -12,16 +12,17 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from itertools import chain
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, Uuid, any_, bindparam, event, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, event, select
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from core import jsonio
+from core.reads import ReadConnection, any_of
 from core.response_cache import bump_content_version
 from core.settings import get_settings
 
@@ -107,6 +108,21 @@ async def read_session() -> AsyncIterator[AsyncSession]:
 
 
 @asynccontextmanager
+async def read_connection() -> AsyncIterator[ReadConnection]:
+    """A pooled connection for `core.reads` statements alone: lighter than a session (about 0.13 ms of CPU
+    less per use), and, like a read session, each statement runs on its own."""
+    pooled = await engine().raw_connection()
+    assert _engine is not None
+    try:
+        yield ReadConnection(
+            pooled.driver_connection, _engine.sync_engine, lambda: greenlet_spawn(pooled.invalidate)
+        )
+    finally:
+        # In a greenlet: giving back a connection beyond the pool's size closes it, which awaits.
+        await greenlet_spawn(pooled.close)
+
+
+@asynccontextmanager
 async def transaction() -> AsyncIterator[AsyncSession]:
     """One unit of work: commits at the end, or rolls back and drops its queued effects."""
     async with sessionmaker()() as session:
@@ -173,27 +189,8 @@ def grouped_by_key(keys: Sequence[K], rows: Iterable[R], key: Callable[[R], K]) 
     return [groups.get(k, []) for k in keys]
 
 
-def record_select(fields: Sequence[str], model: type[Any]) -> Select[Any]:
-    """A Core SELECT of `model`'s columns named `fields`, in that order (a NamedTuple's `_fields`)."""
-    table = model.__table__
-    return select(*(table.c[name] for name in fields))
-
-
-def is_one_of(column: Any, ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
-    """`column = ANY($1::uuid[])`: unlike `IN (…)`, one statement text for any number of keys, so the
-    compiled statement and the connection's prepared statement are reused by every batch."""
-    return cast("ColumnElement[bool]", column == any_(bindparam(None, list(ids), type_=ARRAY(Uuid()))))
-
-
-async def records(db: AsyncSession, make: Callable[..., R], statement: Select[Any]) -> list[R]:
-    """`statement`'s rows as `make(*row)`: plain tuples for read paths, no ORM instance per row."""
-    # Straight to the connection: the session's ORM execution layer has nothing to add to a Core select.
-    connection = await db.connection()
-    return [make(*row) for row in await connection.execute(statement)]
-
-
 async def rows_by_ids(db: AsyncSession, model: type[R], ids: Sequence[uuid.UUID]) -> list[R | None]:
     """The rows of `model` (keyed by `id`) for `ids`, None where there is none, in the order of `ids`."""
     table: Any = model
-    rows = (await db.execute(select(table).where(is_one_of(table.id, ids)))).scalars()
+    rows = (await db.execute(select(table).where(any_of(table.id, "ids")), {"ids": list(ids)})).scalars()
     return in_key_order(ids, rows, lambda row: row.id)

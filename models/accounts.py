@@ -1,6 +1,7 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from sqlalchemy import Column, Index, String, func
 from sqlmodel import Field, SQLModel
@@ -42,6 +43,24 @@ class User(SQLModel, table=True):
     locked_until: datetime | None = timestamp_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
+
+
+class UserRecord(NamedTuple):
+    """What the `User` type shows of a user, read without an ORM instance (core.reads)."""
+
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    digital_level: DigitalLevel | None
+    bio: str | None
+    timezone: str
+    language: str
+    phone: str | None
+    phone_verified: bool
+    total_study_minutes: int
+    streak_days: int
+    created_at: datetime
 
 
 class RefreshToken(SQLModel, table=True):

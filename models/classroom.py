@@ -287,7 +287,7 @@ feeds_cached_reads(Lecture.__table__, Task.__table__, Step.__table__)  # type: i
 
 # Read records: what the hot read paths (the DataLoaders behind lectures → tasks → steps) load with Core,
 # one plain tuple per row, with none of the ORM's identity map and per-row instance state. The fields are
-# the table's column names, so `core.db.records` can select them by name and fill them in order.
+# the table's column names, so `core.reads.record_select` can select them by name, in order.
 
 
 class LectureRecord(NamedTuple):

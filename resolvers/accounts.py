@@ -13,11 +13,12 @@ from sqlmodel import col
 
 from core import auth, text
 from core.auth import Actor, Role, require_user
-from core.db import rows_by_ids, transaction
+from core.db import in_key_order, transaction
 from core.errors import BadInput, Conflict, NotFound, Unauthenticated
 from core.jobs import enqueue_after_commit
+from core.reads import Db, Read, any_of, record_select
 from core.settings import get_settings
-from models.accounts import DigitalLevel, LoginAttempt, RefreshToken, User
+from models.accounts import DigitalLevel, LoginAttempt, RefreshToken, User, UserRecord
 from models.base import utcnow
 
 MIN_PASSWORD_LENGTH = 10
@@ -273,5 +274,8 @@ async def change_password(db: AsyncSession, actor: Actor, current_password: str,
     return True
 
 
-async def users_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[User | None]:
-    return await rows_by_ids(db, User, ids)
+_USERS = Read(UserRecord, record_select(UserRecord._fields, User).where(any_of(User.id, "ids")))
+
+
+async def users_by_ids(db: Db, ids: list[uuid.UUID]) -> list[UserRecord | None]:
+    return in_key_order(ids, await _USERS.all(db, ids=ids), lambda row: row.id)

@@ -5,7 +5,7 @@ import strawberry
 
 import models.accounts as rows
 from core import auth
-from core.db import read_session, transaction
+from core.db import read_connection, read_session, transaction
 from core.ratelimit import LOGIN, REGISTER, client_key
 from resolvers import accounts
 from schema import fields
@@ -72,7 +72,7 @@ class User:
     shown_to_viewer: strawberry.Private[bool] = False
 
     @classmethod
-    def from_row(cls, user: rows.User, *, shown_to_viewer: bool = False) -> "User":
+    def from_row(cls, user: rows.User | rows.UserRecord, *, shown_to_viewer: bool = False) -> "User":
         return cls(
             id=strawberry.ID(str(user.id)),
             address=user.email,
@@ -96,7 +96,7 @@ class User:
 
 async def load_users(ids: list[str]) -> list[User | None]:
     """Batch function for `info.context.loader(load_users)`, used wherever another type points at a user."""
-    async with read_session() as db:
+    async with read_connection() as db:
         found = await accounts.users_by_ids(db, [uuid.UUID(i) for i in ids])
     return [User.from_row(user) if user else None for user in found]
 

@@ -11,6 +11,7 @@ from core import text
 from core.auth import Actor, Role, require_role, require_user
 from core.errors import Conflict, NotFound
 from core.pagination import Page, paginate
+from core.reads import Db
 from models.base import utcnow
 from models.classroom import Enrollment, Lecture, LectureRecord, LiveSession, SessionStatus
 from resolvers.classroom.access import Action, can_see_lecture, own_lecture
@@ -81,7 +82,7 @@ async def get_lecture(db: AsyncSession, actor: Actor, lecture_id: uuid.UUID) -> 
     return lecture
 
 
-async def read_lecture(db: AsyncSession, actor: Actor, lecture_id: uuid.UUID) -> LectureRecord:
+async def read_lecture(db: Db, actor: Actor, lecture_id: uuid.UUID) -> LectureRecord:
     """`get_lecture` for a read: a record, without an ORM instance to build and track."""
     (lecture,) = await lectures_by_ids(db, [lecture_id])
     if lecture is None or not can_see_lecture(actor, lecture):

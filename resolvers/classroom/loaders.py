@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from core.db import grouped_by_key, in_key_order, is_one_of, record_select, records, rows_by_ids
+from core.db import grouped_by_key, in_key_order, rows_by_ids
+from core.reads import Db, Read, any_of, record_select
 from models.classroom import (
     Enrollment,
     LectureRecord,
@@ -20,47 +21,54 @@ from models.classroom import (
 )
 from models.classroom import Lecture as LectureRow
 
-# The lecture → task → step loaders serve every read of the tree, so they load records with Core (see
-# models.classroom.LectureRecord); mutations load ORM rows through live_steps and friends.
-_LECTURES = record_select(LectureRecord._fields, LectureRow)
-_TASKS = record_select(TaskRecord._fields, Task)
-_STEPS = record_select(StepRecord._fields, Step)
+# The lecture → task → step loaders serve every read of the tree, so they load records (see
+# models.classroom.LectureRecord) through core.reads; mutations load ORM rows through live_steps and friends.
+_LECTURES = Read(
+    LectureRecord, record_select(LectureRecord._fields, LectureRow).where(any_of(LectureRow.id, "ids"))
+)
+_STEPS = Read(StepRecord, record_select(StepRecord._fields, Step).where(any_of(Step.id, "ids")))
+_TASKS_OF_LECTURES = Read(
+    TaskRecord,
+    record_select(TaskRecord._fields, Task)
+    .where(any_of(Task.lecture_id, "ids"))
+    .order_by(col(Task.created_at), col(Task.id)),
+)
+_LIVE_STEPS_OF_TASKS = Read(
+    StepRecord,
+    record_select(StepRecord._fields, Step)
+    .where(any_of(Step.task_id, "ids"), col(Step.removed_at).is_(None))
+    .order_by(col(Step.position)),
+)
 
 
-async def lectures_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[LectureRecord | None]:
-    found = await records(db, LectureRecord, _LECTURES.where(is_one_of(LectureRow.id, ids)))
-    return in_key_order(ids, found, lambda row: row.id)
+async def lectures_by_ids(db: Db, ids: list[uuid.UUID]) -> list[LectureRecord | None]:
+    return in_key_order(ids, await _LECTURES.all(db, ids=ids), lambda row: row.id)
 
 
-async def steps_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[StepRecord | None]:
+async def steps_by_ids(db: Db, ids: list[uuid.UUID]) -> list[StepRecord | None]:
     """Removed steps too: progress and help requests keep pointing at them."""
-    found = await records(db, StepRecord, _STEPS.where(is_one_of(Step.id, ids)))
-    return in_key_order(ids, found, lambda row: row.id)
+    return in_key_order(ids, await _STEPS.all(db, ids=ids), lambda row: row.id)
 
 
 async def participants_by_ids(db: AsyncSession, ids: list[uuid.UUID]) -> list[Participant | None]:
     return await rows_by_ids(db, Participant, ids)
 
 
-async def tasks_by_lecture(db: AsyncSession, lecture_ids: list[uuid.UUID]) -> list[list[TaskRecord]]:
-    statement = _TASKS.where(is_one_of(Task.lecture_id, lecture_ids)).order_by(
-        col(Task.created_at), col(Task.id)
-    )
-    return grouped_by_key(lecture_ids, await records(db, TaskRecord, statement), lambda row: row.lecture_id)
+async def tasks_by_lecture(db: Db, lecture_ids: list[uuid.UUID]) -> list[list[TaskRecord]]:
+    tasks = await _TASKS_OF_LECTURES.all(db, ids=lecture_ids)
+    return grouped_by_key(lecture_ids, tasks, lambda row: row.lecture_id)
 
 
-async def live_steps_by_task(db: AsyncSession, task_ids: list[uuid.UUID]) -> list[list[StepRecord]]:
-    statement = _STEPS.where(is_one_of(Step.task_id, task_ids), col(Step.removed_at).is_(None)).order_by(
-        col(Step.position)
-    )
-    return grouped_by_key(task_ids, await records(db, StepRecord, statement), lambda row: row.task_id)
+async def live_steps_by_task(db: Db, task_ids: list[uuid.UUID]) -> list[list[StepRecord]]:
+    steps = await _LIVE_STEPS_OF_TASKS.all(db, ids=task_ids)
+    return grouped_by_key(task_ids, steps, lambda row: row.task_id)
 
 
 async def tasks_with_live_steps_by_lecture(
-    db: AsyncSession, lecture_ids: list[uuid.UUID]
+    db: Db, lecture_ids: list[uuid.UUID]
 ) -> list[list[tuple[TaskRecord, list[StepRecord]]]]:
     """Each lecture's tasks with their live steps: the two statements of `tasks_by_lecture` and
-    `live_steps_by_task`, in one session, for a read that wants both."""
+    `live_steps_by_task`, on one connection, for a read that wants both."""
     tasks_of_lectures = await tasks_by_lecture(db, lecture_ids)
     task_ids = [task.id for tasks in tasks_of_lectures for task in tasks]
     steps = iter(await live_steps_by_task(db, task_ids) if task_ids else [])

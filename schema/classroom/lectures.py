@@ -2,7 +2,7 @@
 
 import strawberry
 
-from core.db import read_session, transaction
+from core.db import read_connection, read_session, transaction
 from resolvers import classroom
 from schema import fields
 from schema.classroom.steps import Step, TargetAction
@@ -60,7 +60,7 @@ class LecturesQuery:
 
     @strawberry.field
     async def lecture(self, info: Info, id: strawberry.ID) -> Lecture | None:
-        async with read_session() as db:
+        async with read_connection() as db:
             row = await classroom.read_lecture(db, info.context.actor, parse_id(id, "Lecture"))
         return Lecture.from_row(row)
 
