@@ -49,7 +49,7 @@ def engine() -> AsyncEngine:
         _engine = create_async_engine(
             settings.database_url,
             pool_size=settings.database_pool_size,
-            max_overflow=settings.database_pool_size,
+            max_overflow=0,
             json_deserializer=jsonio.loads,
         )
         ping_when_idle(_engine, settings.database_ping_after_idle_seconds)

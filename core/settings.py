@@ -27,7 +27,10 @@ class Settings(BaseSettings):
     # Required in production; the development default is refused when ENVIRONMENT=production.
     secret_key: str = "dev-insecure-secret-key-change-me-0123456789"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/studymate"
-    database_pool_size: int = 10
+    # Connections per process, kept open once opened; a checkout beyond them waits for one. (Overflow
+    # connections, opened for a burst and closed at once after it, made a read-heavy burst open a new
+    # Postgres backend every few requests.)
+    database_pool_size: int = 20
     # A pooled connection idle longer than this is pinged before use (a lost one is replaced): pinging
     # every checkout doubled the round trips of a request whose DataLoaders each check one out.
     database_ping_after_idle_seconds: float = 10.0

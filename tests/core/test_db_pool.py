@@ -1,10 +1,14 @@
-"""Pooled connections are pinged before use only after sitting idle, and a lost one is replaced."""
+"""Pooled connections are pinged before use only after sitting idle, a lost one is replaced, and a burst
+waits for the pool's connections instead of opening more."""
 
-from sqlalchemy import text
+import asyncio
+from collections import Counter
+
+from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from core.db import engine, ping_when_idle
+from core.db import engine, ping_when_idle, read_connection
 from core.settings import get_settings
 
 
@@ -53,3 +57,32 @@ async def test_a_connection_checked_in_moments_ago_is_not_pinged() -> None:
         assert pings == []
     finally:
         await pooled.dispose()
+
+
+async def test_a_burst_beyond_the_pool_waits_for_its_connections_and_opens_no_more() -> None:
+    # Given the app's pool, counting the connections it opens and closes
+    pool = engine().sync_engine.pool
+    seen: Counter[str] = Counter()
+
+    def opened(*_: object) -> None:
+        seen["opened"] += 1
+
+    def closed(*_: object) -> None:
+        seen["closed"] += 1
+
+    event.listen(pool, "connect", opened)
+    event.listen(pool, "close", closed)
+    try:
+        # When three bursts of twice as many reads as it holds run one after another
+        async def read() -> None:
+            async with read_connection() as db:
+                await db.driver.fetchval("SELECT pg_sleep(0.01)")
+
+        for _ in range(3):
+            await asyncio.gather(*(read() for _ in range(2 * pool.size())))
+    finally:
+        event.remove(pool, "connect", opened)
+        event.remove(pool, "close", closed)
+    # Then it never held more than its size, and closed none of them between bursts
+    assert seen["opened"] <= pool.size()
+    assert seen["closed"] == 0
