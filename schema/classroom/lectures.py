@@ -3,13 +3,18 @@
 import strawberry
 
 from core.db import read_connection, read_session, transaction
-from resolvers import classroom
+from core.reads import ReadConnection
+from models.classroom import LectureRecord
+from resolvers import accounts, classroom
+from resolvers.classroom.loaders import tasks_by_lecture, tasks_with_live_steps_by_lecture
 from schema import fields
+from schema.accounts import User
 from schema.classroom.steps import Step, TargetAction
 from schema.classroom.types import Lecture, Task, member_id
 from schema.context import Info
 from schema.ids import parse_id
 from schema.relay import Connection
+from schema.selection import selects
 from schema.ui_target import UiTargetInput
 
 
@@ -62,13 +67,30 @@ class LecturesQuery:
     async def lecture(self, info: Info, id: strawberry.ID) -> Lecture | None:
         async with read_connection() as db:
             row = await classroom.read_lecture(db, info.context.actor, parse_id(id, "Lecture"))
-        return Lecture.from_row(row)
+            return await _with_what_is_selected(db, info, row)
 
     @strawberry.field
     async def task(self, info: Info, id: strawberry.ID) -> Task | None:
         async with read_session() as db:
             row = await classroom.get_task(db, info.context.actor, parse_id(id, "Task"))
         return Task.from_row(row)
+
+
+async def _with_what_is_selected(db: ReadConnection, info: Info, row: LectureRecord) -> Lecture:
+    """The lecture with its instructor and tasks (and their steps) when the query selects them, read on
+    the lecture's own connection: the whole tree then completes without a DataLoader round per level."""
+    instructor = None
+    if selects(info, "instructor"):
+        (user,) = await accounts.users_by_ids(db, [row.instructor_id])
+        instructor = User.from_row(user) if user else None
+    tasks = None
+    if selects(info, "tasks", "steps"):
+        (with_steps,) = await tasks_with_live_steps_by_lecture(db, [row.id])
+        tasks = [Task.from_row(task, steps) for task, steps in with_steps]
+    elif selects(info, "tasks"):
+        (alone,) = await tasks_by_lecture(db, [row.id])
+        tasks = [Task.from_row(task) for task in alone]
+    return Lecture.from_row(row, instructor=instructor, tasks=tasks)
 
 
 @strawberry.type

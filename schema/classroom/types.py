@@ -78,6 +78,20 @@ class Task:
         return cast("list[Step]", live_steps(info, uuid.UUID(self.id)))
 
 
+async def _instructor(info: Info, instructor_id: uuid.UUID) -> User:
+    user = await info.context.loader(load_users).load(str(instructor_id))
+    assert user is not None
+    return user
+
+
+async def _tasks(info: Info, lecture_id: uuid.UUID) -> list[Task]:
+    if selects(info, "steps"):
+        tasks = await info.context.loader(load_tasks_with_steps_of_lecture).load(lecture_id)
+        return [Task.from_row(task, steps) for task, steps in tasks]
+    tasks_alone = await info.context.loader(load_tasks_of_lecture).load(lecture_id)
+    return [Task.from_row(row) for row in tasks_alone]
+
+
 @strawberry.type
 class Lecture:
     id: strawberry.ID
@@ -85,31 +99,40 @@ class Lecture:
     description: str | None
     is_active: bool
     instructor_id: strawberry.Private[uuid.UUID]
+    # Read with the lecture when the query asked for them (Query.lecture), so these need not wait.
+    prefetched_instructor: strawberry.Private[User | None] = None
+    prefetched_tasks: strawberry.Private[list[Task] | None] = None
 
     @classmethod
-    def from_row(cls, lecture: rows.Lecture | rows.LectureRecord) -> "Lecture":
+    def from_row(
+        cls,
+        lecture: rows.Lecture | rows.LectureRecord,
+        *,
+        instructor: User | None = None,
+        tasks: list[Task] | None = None,
+    ) -> "Lecture":
         return cls(
             id=strawberry.ID(str(lecture.id)),
             title=lecture.title,
             description=lecture.description,
             is_active=lecture.is_active,
             instructor_id=lecture.instructor_id,
+            prefetched_instructor=instructor,
+            prefetched_tasks=tasks,
         )
 
+    # Plain resolvers returning an awaitable unless prefetched, as Task.steps.
     @strawberry.field
-    async def instructor(self, info: Info) -> User:
-        user = await info.context.loader(load_users).load(str(self.instructor_id))
-        assert user is not None
-        return user
+    def instructor(self, info: Info) -> User:
+        if self.prefetched_instructor is not None:
+            return self.prefetched_instructor
+        return cast("User", _instructor(info, self.instructor_id))
 
     @strawberry.field
-    async def tasks(self, info: Info) -> list[Task]:
-        lecture_id = uuid.UUID(self.id)
-        if selects(info, "steps"):
-            tasks = await info.context.loader(load_tasks_with_steps_of_lecture).load(lecture_id)
-            return [Task.from_row(task, steps) for task, steps in tasks]
-        tasks_alone = await info.context.loader(load_tasks_of_lecture).load(lecture_id)
-        return [Task.from_row(row) for row in tasks_alone]
+    def tasks(self, info: Info) -> list[Task]:
+        if self.prefetched_tasks is not None:
+            return self.prefetched_tasks
+        return cast("list[Task]", _tasks(info, uuid.UUID(self.id)))
 
     @strawberry.field
     async def enrolled_count(self, info: Info) -> int:
