@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, Uuid, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 R = TypeVar("R")
 
@@ -56,7 +57,7 @@ class Read(Generic[R]):
         compiled = self._statement.compile(dialect=dialect)
         binds = {name: bind for bind, name in compiled.bind_names.items()}
         parameters = tuple(
-            (name, binds[name].type._cached_bind_processor(dialect)) for name in compiled.positiontup or ()
+            (name, _bind_processor(binds[name].type, dialect)) for name in compiled.positiontup or ()
         )
         processors = tuple(
             (position, processor)
@@ -115,6 +116,14 @@ async def _connection_of(db: Db) -> ReadConnection:
     connection = await db.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     return ReadConnection(driver, connection.sync_engine, connection.invalidate)
+
+
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | None:
+    # An ARRAY of items that need no processing is only copied into a list, and the driver takes the
+    # list it is given as it is.
+    if isinstance(type_, ARRAY) and type_.item_type._cached_bind_processor(dialect) is None:
+        return None
+    return type_._cached_bind_processor(dialect)
 
 
 def _processed(row: Sequence[Any], processors: tuple[tuple[int, Processor], ...]) -> list[Any]:
