@@ -21,6 +21,7 @@ from resolvers.classroom.lectures import (
     get_lecture,
     list_lectures,
     read_lecture,
+    read_lecture_tree,
     update_lecture,
 )
 from resolvers.classroom.loaders import live_steps_by_task
@@ -84,6 +85,7 @@ __all__ = [
     "owns",
     "rate_help",
     "read_lecture",
+    "read_lecture_tree",
     "remove_step",
     "reorder_steps",
     "report_progress",

@@ -15,7 +15,7 @@ from core.reads import Db
 from models.base import utcnow
 from models.classroom import Enrollment, Lecture, LectureRecord, LiveSession, SessionStatus
 from resolvers.classroom.access import Action, can_see_lecture, own_lecture
-from resolvers.classroom.loaders import lectures_by_ids
+from resolvers.classroom.loaders import LectureTree, lecture_tree, lectures_by_ids
 from resolvers.classroom.sessions import control
 
 
@@ -88,6 +88,14 @@ async def read_lecture(db: Db, actor: Actor, lecture_id: uuid.UUID) -> LectureRe
     if lecture is None or not can_see_lecture(actor, lecture):
         raise NotFound("Lecture")
     return lecture
+
+
+async def read_lecture_tree(db: Db, actor: Actor, lecture_id: uuid.UUID) -> LectureTree:
+    """`read_lecture` with its instructor, tasks and live steps, in one statement."""
+    tree = await lecture_tree(db, lecture_id)
+    if tree is None or not can_see_lecture(actor, tree.lecture):
+        raise NotFound("Lecture")
+    return tree
 
 
 async def list_lectures(

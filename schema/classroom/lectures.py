@@ -6,7 +6,7 @@ from core.db import read_connection, read_session, transaction
 from core.reads import ReadConnection
 from models.classroom import LectureRecord
 from resolvers import accounts, classroom
-from resolvers.classroom.loaders import tasks_by_lecture, tasks_with_live_steps_by_lecture
+from resolvers.classroom.loaders import tasks_by_lecture
 from schema import fields
 from schema.accounts import User
 from schema.classroom.steps import Step, TargetAction
@@ -65,8 +65,16 @@ class LecturesQuery:
 
     @strawberry.field
     async def lecture(self, info: Info, id: strawberry.ID) -> Lecture | None:
+        lecture_id = parse_id(id, "Lecture")
         async with read_connection() as db:
-            row = await classroom.read_lecture(db, info.context.actor, parse_id(id, "Lecture"))
+            if selects(info, "tasks", "steps"):
+                tree = await classroom.read_lecture_tree(db, info.context.actor, lecture_id)
+                return Lecture.from_row(
+                    tree.lecture,
+                    instructor=User.from_row(tree.instructor),
+                    tasks=[Task.from_row(task, steps) for task, steps in tree.tasks],
+                )
+            row = await classroom.read_lecture(db, info.context.actor, lecture_id)
             return await _with_what_is_selected(db, info, row)
 
     @strawberry.field
@@ -77,17 +85,15 @@ class LecturesQuery:
 
 
 async def _with_what_is_selected(db: ReadConnection, info: Info, row: LectureRecord) -> Lecture:
-    """The lecture with its instructor and tasks (and their steps) when the query selects them, read on
-    the lecture's own connection: the whole tree then completes without a DataLoader round per level."""
+    """The lecture with its instructor and tasks when the query selects them, read on the lecture's own
+    connection: the whole tree then completes without a DataLoader round per level. (With the tasks'
+    steps, `read_lecture_tree` reads it all in one statement.)"""
     instructor = None
     if selects(info, "instructor"):
         (user,) = await accounts.users_by_ids(db, [row.instructor_id])
         instructor = User.from_row(user) if user else None
     tasks = None
-    if selects(info, "tasks", "steps"):
-        (with_steps,) = await tasks_with_live_steps_by_lecture(db, [row.id])
-        tasks = [Task.from_row(task, steps) for task, steps in with_steps]
-    elif selects(info, "tasks"):
+    if selects(info, "tasks"):
         (alone,) = await tasks_by_lecture(db, [row.id])
         tasks = [Task.from_row(task) for task in alone]
     return Lecture.from_row(row, instructor=instructor, tasks=tasks)
