@@ -118,7 +118,7 @@ async def read_connection() -> AsyncIterator[ReadConnection]:
             pooled.driver_connection, _engine.sync_engine, lambda: greenlet_spawn(pooled.invalidate)
         )
     finally:
-        # In a greenlet: giving back a connection beyond the pool's size closes it, which awaits.
+        # In a greenlet: giving a connection back may close it (an invalidated one), which awaits.
         await greenlet_spawn(pooled.close)
 
 

@@ -86,7 +86,10 @@ class LectureTree(NamedTuple):
 
 # A lecture, its instructor, its tasks and their live steps in one statement, one row per step (or per
 # task without one): a single round trip where four statements took four.
-_TREE_PARTS = (LectureRecord, UserRecord, TaskRecord, StepRecord)
+# Where each record's columns end in a row of the tree.
+_LECTURE_END, _USER_END, _TASK_END, _ = accumulate(
+    len(part._fields) for part in (LectureRecord, UserRecord, TaskRecord, StepRecord)
+)
 _TREE = Read(
     lambda *row: row,
     select(
@@ -108,19 +111,18 @@ async def lecture_tree(db: Db, lecture_id: uuid.UUID) -> LectureTree | None:
     rows = await _TREE.all(db, id=lecture_id)
     if not rows:
         return None
-    bounds = list(accumulate(len(part._fields) for part in _TREE_PARTS))
-    lecture_end, user_end, task_end = bounds[:3]
-    first = rows[0]
     tasks: list[tuple[TaskRecord, list[StepRecord]]] = []
     for row in rows:
-        task_id = row[user_end]
+        task_id = row[_USER_END]
         if task_id is None:
             continue
         if not tasks or tasks[-1][0].id != task_id:
-            tasks.append((TaskRecord(*row[user_end:task_end]), []))
-        if row[task_end] is not None:
-            tasks[-1][1].append(StepRecord(*row[task_end:]))
-    return LectureTree(LectureRecord(*first[:lecture_end]), UserRecord(*first[lecture_end:user_end]), tasks)
+            tasks.append((TaskRecord(*row[_USER_END:_TASK_END]), []))
+        if row[_TASK_END] is not None:
+            tasks[-1][1].append(StepRecord(*row[_TASK_END:]))
+    first = rows[0]
+    lecture, instructor = LectureRecord(*first[:_LECTURE_END]), UserRecord(*first[_LECTURE_END:_USER_END])
+    return LectureTree(lecture, instructor, tasks)
 
 
 async def live_steps(db: AsyncSession, task_id: uuid.UUID) -> list[Step]:
